@@ -1,0 +1,1 @@
+"""Reusable contract suites: subclass one per adapter and provide its fixture."""

@@ -1,0 +1,1 @@
+"""pytest plugin: a `amqp_url` fixture (filled in by the RabbitMQ adapter work)."""
