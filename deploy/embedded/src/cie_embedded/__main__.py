@@ -1,0 +1,3 @@
+from cie_embedded.main import main
+
+main()

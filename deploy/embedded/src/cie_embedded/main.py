@@ -1,0 +1,45 @@
+"""`make run`: the whole system in one process, serving the API on PORT (default 8000)."""
+
+import logging
+from pathlib import Path
+
+import uvicorn
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cie_embedded.system import sqlite_system
+from gateway.app import create_app
+
+
+class EmbeddedSettings(BaseSettings):
+    """Read once, here."""
+
+    model_config = SettingsConfigDict(env_prefix="CIE_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "CIE_PORT"))
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+
+
+def main() -> None:
+    """Serve the API with SQLite under CIE_DATA_DIR and the in-memory bus."""
+    settings = EmbeddedSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = settings.data_dir.resolve() / "cie.db"
+    app = create_app(lambda: sqlite_system(database), max_body_bytes=settings.max_body_bytes)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

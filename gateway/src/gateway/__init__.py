@@ -1,0 +1,1 @@
+"""gateway: the HTTP API of spec/API.md. Sends commands, answers from read models."""

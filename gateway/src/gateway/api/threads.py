@@ -1,0 +1,119 @@
+"""Thread routes: create, list messages, post a message (ours), audit events (ours)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gateway.api.deps import CommandsDep, ProjectorDep, StoreDep, ThreadIdDep, ViewDep
+from gateway.api.schemas import (
+    ErrorResponse,
+    EventOut,
+    EventsResponse,
+    MessageOut,
+    MessagesResponse,
+    PostedMessageResponse,
+    PostMessageRequest,
+    ThreadCreatedResponse,
+)
+from gateway.errors import BadRequest, NotFound
+from gateway.projections.messages import MessageRow, MessagesView, ThreadRow
+from gateway.projections.projector import MessagesProjector
+
+router = APIRouter(prefix="/api/thread", tags=["threads"])
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "Malformed thread id or body"},
+    404: {"model": ErrorResponse, "description": "Unknown thread"},
+}
+
+
+async def _existing_thread(
+    thread_id: str, view: MessagesView, projector: MessagesProjector
+) -> ThreadRow:
+    thread = await view.thread(thread_id)
+    if thread is None:  # maybe written elsewhere and not yet projected: look in the store
+        await projector.catch_up(thread_id)
+        thread = await view.thread(thread_id)
+    if thread is None:
+        raise NotFound(f"Thread {thread_id} not found")
+    return thread
+
+
+def _message_out(row: MessageRow) -> MessageOut:
+    return MessageOut(
+        id=row.id,
+        role="assistant" if row.role == "assistant" else "user",
+        content=row.content,
+        annotations=[dict(item) for item in row.annotations],
+        created_at=row.created_at,
+    )
+
+
+@router.post("/create", response_model=ThreadCreatedResponse, summary="Create a thread")
+async def create_thread(commands: CommandsDep) -> ThreadCreatedResponse:
+    return ThreadCreatedResponse(thread_id=await commands.create_thread())
+
+
+@router.get(
+    "/{thread_id}/messages",
+    response_model=MessagesResponse,
+    responses=ERRORS,
+    summary="All messages of a thread, oldest first",
+)
+async def list_messages(
+    thread_id: ThreadIdDep, view: ViewDep, projector: ProjectorDep
+) -> MessagesResponse:
+    await _existing_thread(thread_id, view, projector)
+    rows = await view.messages(thread_id)
+    return MessagesResponse(messages=[_message_out(row) for row in rows])
+
+
+@router.post(
+    "/{thread_id}/messages",
+    response_model=PostedMessageResponse,
+    responses=ERRORS,
+    summary="Add a user message without running the assistant (extension)",
+)
+async def post_message(
+    thread_id: ThreadIdDep, body: PostMessageRequest, commands: CommandsDep, view: ViewDep
+) -> PostedMessageResponse:
+    if "\x00" in body.content:
+        raise BadRequest("content must not contain NUL characters")
+    message_id = await commands.post_user_message(thread_id, body.content)
+    row = next(row for row in await view.messages(thread_id) if row.id == message_id)
+    return PostedMessageResponse(thread_id=thread_id, **_message_out(row).model_dump())
+
+
+@router.get(
+    "/{thread_id}/events",
+    response_model=EventsResponse,
+    responses=ERRORS,
+    summary="The thread's raw event history, for audit (extension)",
+)
+async def list_events(
+    thread_id: ThreadIdDep,
+    store: StoreDep,
+    from_version: Annotated[int, Query(ge=0, description="First stream version to return")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
+) -> EventsResponse:
+    events = await store.read_stream(thread_id, from_version=from_version, limit=limit + 1)
+    if not events and from_version == 0:
+        raise NotFound(f"Thread {thread_id} not found")
+    page = events[:limit]
+    return EventsResponse(
+        thread_id=thread_id,
+        events=[
+            EventOut(
+                event_id=event.event_id,
+                type=event.event_type,
+                version=event.stream_version,
+                position=event.global_position,
+                time=event.recorded_at,
+                correlation_id=event.metadata.get("correlation_id"),
+                causation_id=event.metadata.get("causation_id"),
+                payload=dict(event.data),
+            )
+            for event in page
+        ],
+        next_from_version=events[limit].stream_version if len(events) > limit else None,
+    )

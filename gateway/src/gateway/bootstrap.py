@@ -1,0 +1,78 @@
+"""The composition root: builds the app around whichever adapters it is given."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from contracts.routing import GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS
+from eventkit.bus import CommandBus, EventBus
+from eventkit.store import EventStore
+from gateway.commands import ThreadCommands
+from gateway.projections.messages import MessagesView
+from gateway.projections.projector import MessagesProjector
+from gateway.settings import GatewaySettings
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class GatewayDeps:
+    """Everything the gateway needs from outside."""
+
+    store: EventStore
+    events: EventBus
+    commands: CommandBus
+    view: MessagesView
+    clock: Callable[[], datetime] = utc_now
+    command_timeout_s: float = 10.0
+    projection_prefetch: int = 100
+
+
+@dataclass(frozen=True)
+class Wired:
+    """The gateway's parts once wired, as the routes use them."""
+
+    store: EventStore
+    view: MessagesView
+    projector: MessagesProjector
+    commands: ThreadCommands
+
+
+async def wire(deps: GatewayDeps) -> Wired:
+    """Build the use cases and subscribe the projector to thread events."""
+    projector = MessagesProjector(deps.store, deps.view)
+    await deps.events.subscribe(
+        GATEWAY_PROJECTIONS_QUEUE,
+        THREAD_EVENT_KEYS,
+        projector.on_event,
+        prefetch=deps.projection_prefetch,
+    )
+    commands = ThreadCommands(deps.commands, projector, deps.clock, timeout=deps.command_timeout_s)
+    return Wired(store=deps.store, view=deps.view, projector=projector, commands=commands)
+
+
+@asynccontextmanager
+async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
+    """SQL store and view plus RabbitMQ, from settings (distributed mode)."""
+    from eventkit.bus_rabbit import RabbitBus
+    from eventkit.sql import create_engine
+    from eventkit.store_sql import sql_event_store
+    from gateway.projections.messages_sql import SqlMessagesView
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with RabbitBus.connect(settings.amqp_url) as bus:
+            yield GatewayDeps(
+                store=sql_event_store(engine),
+                events=bus,
+                commands=bus,
+                view=SqlMessagesView(engine),
+                command_timeout_s=settings.command_timeout_s,
+                projection_prefetch=settings.projection_prefetch,
+            )
+    finally:
+        await engine.dispose()

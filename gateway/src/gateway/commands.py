@@ -1,0 +1,82 @@
+"""Sends thread commands to thread-service and turns its replies into results or errors."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from contracts.base import Contract
+from contracts.envelope import Envelope
+from contracts.ids import new_message_id, new_thread_id
+from contracts.replies import CommandReply
+from contracts.threads import CreateThread, PostUserMessage
+from eventkit.bus import CommandBus, CommandTimeout, PublishError
+from gateway.errors import (
+    BadRequest,
+    Conflict,
+    GatewayError,
+    NotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from gateway.projections.projector import MessagesProjector
+
+_REFUSALS: dict[str, type[GatewayError]] = {
+    "thread_not_found": NotFound,
+    "thread_exists": Conflict,
+    "conflict": Conflict,
+    "invalid_command": BadRequest,
+}
+
+
+class ThreadCommands:
+    """The write side as the routes see it; answers only once the read model shows the result."""
+
+    def __init__(
+        self,
+        commands: CommandBus,
+        projector: MessagesProjector,
+        clock: Callable[[], datetime],
+        *,
+        timeout: float,
+    ) -> None:
+        self._commands = commands
+        self._projector = projector
+        self._clock = clock
+        self._timeout = timeout
+
+    async def create_thread(self) -> str:
+        """Open a thread; returns its id."""
+        thread_id = new_thread_id()
+        await self._send(CreateThread(thread_id=thread_id), thread_id)
+        return thread_id
+
+    async def post_user_message(self, thread_id: str, content: str) -> str:
+        """Add a user message; returns its id."""
+        message_id = new_message_id()
+        command = PostUserMessage(thread_id=thread_id, message_id=message_id, content=content)
+        await self._send(command, thread_id)
+        return message_id
+
+    async def _send(self, payload: Contract, stream_id: str) -> CommandReply:
+        command = Envelope(
+            message_id=uuid.uuid4(),
+            type=payload.model_dump()["type"],
+            stream_id=stream_id,
+            correlation_id=uuid.uuid4(),
+            occurred_at=self._clock(),
+            payload=payload.model_dump(mode="json"),
+        )
+        try:
+            reply = await self._commands.send(command, timeout=self._timeout)
+        except CommandTimeout:
+            raise UpstreamTimeout(
+                f"thread-service did not answer within {self._timeout:g} s; try again"
+            ) from None
+        except PublishError as error:
+            raise UpstreamUnavailable(f"thread-service is unavailable: {error}") from None
+        if not reply.ok:
+            refusal = _REFUSALS.get(reply.error_code or "", GatewayError)
+            raise refusal(reply.detail or f"thread-service refused: {reply.error_code}")
+        # Read your writes: the answer goes out only once the view shows the new events.
+        await self._projector.catch_up(stream_id, until_version=reply.stream_version)
+        return reply

@@ -1,0 +1,38 @@
+"""Process entry point: `python -m gateway` (distributed mode)."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.bootstrap import GatewayDeps, real_deps
+from gateway.settings import GatewaySettings
+
+
+def app_from_settings(settings: GatewaySettings) -> FastAPI:
+    """The app wired to PostgreSQL and RabbitMQ as `settings` say."""
+
+    @asynccontextmanager
+    async def deps() -> AsyncIterator[GatewayDeps]:
+        async with real_deps(settings) as opened:
+            yield opened
+
+    return create_app(deps, max_body_bytes=settings.max_body_bytes)
+
+
+def main() -> None:
+    """Read settings from the environment and serve HTTP."""
+    settings = GatewaySettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        app_from_settings(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )

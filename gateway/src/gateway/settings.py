@@ -1,0 +1,19 @@
+"""Gateway configuration, from CIE_* environment variables (and PORT)."""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """Read once, in main.py."""
+
+    model_config = SettingsConfigDict(env_prefix="CIE_", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "CIE_PORT"))
+    command_timeout_s: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+    projection_prefetch: int = 100
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""thread-service: owns thread streams. Consumes thread commands, appends thread events."""

@@ -1,0 +1,3 @@
+from thread_service.main import main
+
+main()

@@ -1,0 +1,28 @@
+"""Process entry point: `python -m thread_service` (distributed mode)."""
+
+import asyncio
+import logging
+
+from eventkit.process import wait_for_shutdown
+from thread_service.bootstrap import real_deps, start
+from thread_service.settings import ThreadServiceSettings
+
+logger = logging.getLogger("thread_service")
+
+
+async def serve(settings: ThreadServiceSettings) -> None:
+    """Serve thread commands until SIGTERM or SIGINT."""
+    async with real_deps(settings) as deps:
+        await start(deps, prefetch=settings.command_prefetch)
+        logger.info("thread-service ready")
+        await wait_for_shutdown()
+    logger.info("thread-service stopped")
+
+
+def main() -> None:
+    """Read settings from the environment and serve."""
+    settings = ThreadServiceSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(serve(settings))

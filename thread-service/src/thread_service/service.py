@@ -1,0 +1,111 @@
+"""The use cases: load a thread's stream, decide, append. One entry point per command type."""
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.envelope import Envelope
+from contracts.ids import derived_event_id
+from contracts.registry import UnknownMessageType, parse_command, parse_event
+from contracts.replies import CommandReply
+from contracts.threads import CreateThread, PostUserMessage, ThreadEvent
+from eventkit.envelopes import event_metadata, new_event
+from eventkit.store import NO_STREAM, ConcurrencyError, EventStore, StoredEvent
+from thread_service import domain
+from thread_service.errors import InvalidCommand, ThreadServiceError
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Decider = Callable[[domain.Thread | None, Any, datetime], list[ThreadEvent]]
+
+# The command routing table: command contract -> domain decision.
+DECIDERS: dict[type[Any], Decider] = {
+    CreateThread: lambda state, command, now: domain.create_thread(state, command, now=now),
+    PostUserMessage: lambda state, command, now: domain.post_user_message(state, command, now=now),
+}
+
+MAX_CONFLICT_RETRIES = 5
+
+
+class Threads:
+    """Handles thread commands against the event store."""
+
+    def __init__(self, store: EventStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def handle(self, command: Envelope) -> CommandReply:
+        """Carry out one command; a refusal is a reply, never an exception (no redelivery)."""
+        try:
+            contract = _parse(command)
+            return await self._decide_and_append(command, contract)
+        except ThreadServiceError as refused:
+            return CommandReply(
+                ok=False, stream_id=command.stream_id, error_code=refused.code, detail=str(refused)
+            )
+
+    async def _decide_and_append(self, command: Envelope, contract: Any) -> CommandReply:
+        stream_id = contract.thread_id
+        for _ in range(MAX_CONFLICT_RETRIES):
+            stored = await self._store.read_stream(stream_id)
+            earlier = _events_caused_by(stored, command)
+            if earlier:  # a redelivered command: answer what it did the first time
+                return _ok(stream_id, earlier[-1].stream_version, earlier[-1].global_position)
+            state = domain.fold(_thread_event(event) for event in stored)
+            decided = DECIDERS[type(contract)](state, contract, self._clock())
+            metadata = event_metadata(
+                correlation_id=command.correlation_id,
+                causation_id=command.message_id,
+                occurred_at=self._clock(),
+            )
+            events = [
+                new_event(derived_event_id(command.message_id, index), event, metadata)
+                for index, event in enumerate(decided)
+            ]
+            expected = stored[-1].stream_version if stored else NO_STREAM
+            try:
+                result = await self._store.append(stream_id, events, expected_version=expected)
+            except ConcurrencyError:
+                logger.info("conflict on %s; retrying %s", stream_id, command.type)
+                continue
+            return _ok(stream_id, result.stream_version, result.global_position)
+        return CommandReply(
+            ok=False,
+            stream_id=stream_id,
+            error_code="conflict",
+            detail=f"Thread {stream_id} is changing too fast; try again",
+        )
+
+
+def _parse(command: Envelope) -> Any:
+    try:
+        contract = parse_command(command.type, command.payload)
+    except UnknownMessageType:
+        raise InvalidCommand(f"Unknown command type {command.type!r}") from None
+    except ValidationError as invalid:
+        raise InvalidCommand(
+            f"Invalid {command.type}: {invalid.errors(include_url=False)}"
+        ) from None
+    if type(contract) not in DECIDERS:
+        raise InvalidCommand(f"thread-service does not handle {command.type!r}")
+    return contract
+
+
+def _thread_event(event: StoredEvent) -> ThreadEvent:
+    parsed: ThreadEvent = parse_event(event.event_type, dict(event.data))  # type: ignore[assignment]
+    return parsed
+
+
+def _events_caused_by(stored: Sequence[StoredEvent], command: Envelope) -> list[StoredEvent]:
+    cause = str(command.message_id)
+    return [event for event in stored if event.metadata.get("causation_id") == cause]
+
+
+def _ok(stream_id: str, version: int, position: int) -> CommandReply:
+    return CommandReply(
+        ok=True, stream_id=stream_id, stream_version=version, global_position=position
+    )
