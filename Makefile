@@ -1,0 +1,60 @@
+# Code Interpreter Explorer: every command a developer or CI needs.
+# `make run` and `make test` bootstrap uv and the environment on a fresh machine (Python 3.11+).
+
+PYTHON ?= python3
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --all-packages
+
+.PHONY: help sync run test test-fast lint format typecheck check replay migrate distributed bench
+
+help:
+	@echo "make run        the whole system in one process on PORT (default 8000), data in ./data"
+	@echo "make test       the whole test suite (needs PostgreSQL and RabbitMQ, see README)"
+	@echo "make test-fast  tests that need no PostgreSQL, RabbitMQ or separate processes"
+	@echo "make check      lint + typecheck + test (what CI runs)"
+	@echo "make replay     rebuild the read models from the event store and compare"
+	@echo "make migrate    apply database migrations to CIE_DATABASE_URL"
+	@echo "make bench      print the performance figures quoted in the README"
+
+$(CURDIR)/.tools/bin/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet 'uv>=0.5'
+
+.venv/.synced: uv.lock pyproject.toml */pyproject.toml deploy/*/pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+sync: .venv/.synced
+
+run: sync
+	$(RUN) python -m cie_embedded
+
+test: sync
+	$(RUN) pytest
+
+test-fast: sync
+	$(RUN) pytest -m "not postgres and not rabbitmq and not e2e"
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: sync
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: sync
+	$(RUN) mypy contracts/src thread-service/src gateway/src deploy/embedded/src run-service/src file-service/src
+
+check: lint typecheck test
+
+replay: sync
+	$(RUN) python -m gateway.replay
+
+migrate: sync
+	$(RUN) python -m gateway.migrate
+
+bench: sync
+	$(RUN) python tests/benchmarks/bench_event_store.py
+	$(RUN) python tests/benchmarks/bench_messages.py

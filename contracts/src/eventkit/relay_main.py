@@ -1,0 +1,84 @@
+"""Process entry point of the relay: `python -m eventkit.relay_main` (distributed mode).
+
+Several relays may run for availability; on PostgreSQL a session advisory lock makes one of
+them the publisher and the others wait to take over.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventkit.bus_rabbit import RabbitBus
+from eventkit.process import wait_for_shutdown
+from eventkit.relay import Relay
+from eventkit.sql import create_engine, is_postgres
+from eventkit.store_sql import SqlCheckpointStore, sql_event_store
+
+logger = logging.getLogger("eventkit.relay")
+
+LEADER_LOCK = "cie:relay"
+
+
+class RelaySettings(BaseSettings):
+    """Read once, in main()."""
+
+    model_config = SettingsConfigDict(env_prefix="CIE_", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    relay_poll_s: float = 0.05
+    relay_batch_size: int = 500
+    log_level: str = "INFO"
+
+
+@contextlib.asynccontextmanager
+async def leadership(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Hold the relay leader lock (PostgreSQL) for as long as the block runs."""
+    if not is_postgres(engine):
+        yield
+        return
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": LEADER_LOCK})
+        await conn.commit()
+        logger.info("relay is the leader")
+        yield
+
+
+async def serve(settings: RelaySettings) -> None:
+    """Publish committed events until SIGTERM or SIGINT."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with RabbitBus.connect(settings.amqp_url) as bus, leadership(engine):
+            relay = Relay(
+                sql_event_store(engine),
+                bus,
+                SqlCheckpointStore(engine),
+                batch_size=settings.relay_batch_size,
+            )
+            publishing = asyncio.create_task(relay.run(poll_interval=settings.relay_poll_s))
+            logger.info("relay ready")
+            await wait_for_shutdown()
+            publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+    finally:
+        await engine.dispose()
+    logger.info("relay stopped")
+
+
+def main() -> None:
+    """Read settings from the environment and relay."""
+    settings = RelaySettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
