@@ -1,0 +1,287 @@
+"""RabbitMQ adapter of the EventBus and CommandBus ports, over one robust aio-pika connection.
+
+    async with RabbitBus.connect(url, delivery_limit=5) as bus:
+        await bus.subscribe("gateway.projections", ["thread.*"], handle, prefetch=100)
+        await bus.publish(events)
+
+Topology (see bus_rabbit_topology): durable topic exchanges for events, commands and dead
+letters; one quorum queue per consumer with a delivery limit and its own `.dlq`. Publishing
+waits for publisher confirms of the whole batch; a message the broker cannot route to any queue
+is an error (`mandatory`), so the relay never advances past an event nobody received. Hence
+every event type published needs at least one queue bound to it.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from uuid import uuid4
+
+import aio_pika
+from aio_pika import Message
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+)
+from aio_pika.exceptions import AMQPError
+from aio_pika.exceptions import PublishError as Returned
+from pydantic import ValidationError
+
+from contracts import routing
+from contracts.envelope import Envelope
+from contracts.replies import CommandReply
+from eventkit.bus import (
+    DEFAULT_DELIVERY_LIMIT,
+    BusError,
+    CommandHandler,
+    CommandTimeout,
+    EventHandler,
+    PublishError,
+)
+from eventkit.bus_rabbit_consumer import Process, QueueConsumer, ReplyRouter
+from eventkit.bus_rabbit_topology import (
+    QueueArguments,
+    declare_consumer_queue,
+    declare_dead_letter_queue,
+    declare_exchanges,
+    envelope_message,
+    reply_message,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class RabbitBus:
+    """EventBus and CommandBus on RabbitMQ; create it with `RabbitBus.connect`."""
+
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        publisher: AbstractRobustChannel,
+        exchanges: tuple[AbstractRobustExchange, AbstractRobustExchange],
+        *,
+        delivery_limit: int,
+        publish_timeout: float,
+        shutdown_grace: float,
+        queue_arguments: QueueArguments,
+    ) -> None:
+        self._connection = connection
+        self._publisher = publisher
+        self._events, self._commands = exchanges
+        self._delivery_limit = delivery_limit
+        self._publish_timeout = publish_timeout
+        self._shutdown_grace = shutdown_grace
+        self._queue_arguments = queue_arguments
+        self._consumers: list[QueueConsumer] = []
+        self._replies: ReplyRouter | None = None
+        self._replies_lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(
+        cls,
+        url: str,
+        *,
+        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        publish_timeout: float = 10.0,
+        shutdown_grace: float = 10.0,
+        queue_arguments: QueueArguments | None = None,
+        connection_name: str = "cie-bus",
+    ) -> AsyncIterator["RabbitBus"]:
+        """Connect, declare the exchanges, and close cleanly on exit.
+
+        `delivery_limit` is how many times a message is delivered before it is dead-lettered.
+        `queue_arguments` are added to every queue this bus declares (tests use `x-expires`);
+        every process declaring a queue must pass the same ones.
+        """
+        if delivery_limit < 1:
+            raise ValueError("delivery_limit must be at least 1")
+        connection = await aio_pika.connect_robust(
+            url, client_properties={"connection_name": connection_name}
+        )
+        try:
+            # on_return_raises: an unroutable mandatory message fails its publish call.
+            publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchanges = await declare_exchanges(publisher)
+        except BaseException:
+            await connection.close()
+            raise
+        bus = cls(
+            connection,
+            publisher,
+            exchanges,
+            delivery_limit=delivery_limit,
+            publish_timeout=publish_timeout,
+            shutdown_grace=shutdown_grace,
+            queue_arguments=dict(queue_arguments or {}),
+        )
+        try:
+            yield bus
+        finally:
+            await bus.close()
+
+    async def publish(self, events: Sequence[Envelope]) -> None:
+        """Publish every event (routing key = type) concurrently; return once all are confirmed."""
+        self._check_open()
+        await self._confirm_all(self._events, [(envelope_message(e), e.type) for e in events])
+
+    async def subscribe(
+        self, queue: str, binding_keys: Sequence[str], handler: EventHandler, *, prefetch: int
+    ) -> None:
+        """Consume `queue` (bound to `binding_keys` on the events exchange) with `handler`."""
+
+        async def process(event: Envelope, _: AbstractIncomingMessage) -> None:
+            await handler(event)
+
+        await self._consume(queue, routing.EVENTS_EXCHANGE, binding_keys, prefetch, process)
+
+    async def drain_dead_letters(self, queue: str) -> list[Envelope]:
+        """Get and ack everything now in `<queue>.dlq`, oldest first."""
+        self._check_open()
+        channel = await self._connection.channel(publisher_confirms=False)
+        try:
+            dlq = await declare_dead_letter_queue(
+                channel, queue, extra=self._queue_arguments, robust=False
+            )
+            drained: list[tuple[Envelope, AbstractIncomingMessage]] = []
+            while (message := await dlq.get(no_ack=False, fail=False)) is not None:
+                try:
+                    drained.append((Envelope.model_validate_json(message.body), message))
+                except ValidationError:
+                    # Left unacked, it returns to the DLQ when the channel closes, for an operator.
+                    logger.error("keeping malformed dead letter %s", message.message_id)
+            # Ack only once everything is read: a failure above leaves the DLQ untouched.
+            for _, message in drained:
+                await message.ack()
+            return [envelope for envelope, _ in drained]
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+
+    async def send(self, command: Envelope, *, timeout: float) -> CommandReply:
+        """Send `command` (routing key = type) and wait up to `timeout` s for its reply."""
+        self._check_open()
+        replies = await self._reply_router()
+        correlation_id = uuid4().hex
+        message = envelope_message(
+            command, reply_to=replies.queue_name, correlation_id=correlation_id
+        )
+        # Expect the reply before publishing: it can arrive before the publish confirm.
+        with replies.expect(correlation_id) as reply:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._confirm_all(self._commands, [(message, command.type)])
+                    return await reply
+            except TimeoutError:
+                raise CommandTimeout(f"no reply to {command.type} in {timeout} s") from None
+
+    async def serve(
+        self, queue: str, binding_keys: Sequence[str], handler: CommandHandler, *, prefetch: int
+    ) -> None:
+        """Handle commands routed to `queue`; reply to the sender, then ack."""
+
+        async def process(command: Envelope, message: AbstractIncomingMessage) -> None:
+            reply = await handler(command)
+            if message.reply_to:
+                # Not mandatory: if the sender is gone its reply queue is too, and the broker
+                # just drops the reply. The command still counts as handled.
+                await self._confirm_all(
+                    self._publisher.default_exchange,
+                    [(reply_message(reply, message.correlation_id), message.reply_to)],
+                    mandatory=False,
+                )
+
+        await self._consume(queue, routing.COMMANDS_EXCHANGE, binding_keys, prefetch, process)
+
+    async def close(self, *, grace: float | None = None) -> None:
+        """Stop consuming, let running handlers finish (up to `grace` s), then disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        grace = self._shutdown_grace if grace is None else grace
+        await asyncio.gather(*(consumer.stop(grace) for consumer in self._consumers))
+        self._consumers.clear()
+        if self._replies is not None:
+            await self._replies.close()
+        await self._connection.close()
+
+    async def _consume(
+        self,
+        queue: str,
+        exchange: str,
+        binding_keys: Sequence[str],
+        prefetch: int,
+        process: Process,
+    ) -> None:
+        self._check_open()
+        # A channel per consumer: basic.qos (prefetch) is per channel, and a failed
+        # declaration closes only this channel.
+        channel = await self._connection.channel(publisher_confirms=False)
+        try:
+            await channel.set_qos(prefetch_count=max(prefetch, 1))
+            declared = await declare_consumer_queue(
+                channel,
+                queue,
+                exchange,
+                binding_keys,
+                delivery_limit=self._delivery_limit,
+                extra=self._queue_arguments,
+            )
+            consumer = QueueConsumer(channel, declared, process)
+            await consumer.start()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await channel.close()
+            if isinstance(exc, AMQPError):
+                # Typically PRECONDITION_FAILED: the queue exists with other arguments.
+                raise BusError(f"cannot consume {queue!r}: {exc!r}") from exc
+            raise
+        self._consumers.append(consumer)
+
+    async def _confirm_all(
+        self,
+        exchange: AbstractExchange,
+        messages: Sequence[tuple[Message, str]],
+        *,
+        mandatory: bool = True,
+    ) -> None:
+        if not messages:
+            return
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                # Concurrently: confirms pipeline, where awaiting each in turn costs a round trip.
+                results = await asyncio.gather(
+                    *(exchange.publish(m, key, mandatory=mandatory) for m, key in messages),
+                    return_exceptions=True,
+                )
+        except TimeoutError:
+            raise PublishError(
+                f"{len(messages)} message(s) not confirmed in {self._publish_timeout} s"
+            ) from None
+        failed = [
+            (key, result)
+            for (_, key), result in zip(messages, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        if failed:
+            keys = ", ".join(sorted({key for key, _ in failed}))
+            first = failed[0][1]
+            reason = "unroutable" if isinstance(first, Returned) else "not confirmed"
+            raise PublishError(
+                f"{len(failed)} of {len(messages)} message(s) {reason} ({keys}): {first!r}"
+            ) from first
+
+    async def _reply_router(self) -> ReplyRouter:
+        async with self._replies_lock:
+            if self._replies is None:
+                self._replies = await ReplyRouter.open(self._connection)
+            return self._replies
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BusError("the bus is closed")
