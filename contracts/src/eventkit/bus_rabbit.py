@@ -6,9 +6,10 @@
 
 Topology (see bus_rabbit_topology): durable topic exchanges for events, commands and dead
 letters; one quorum queue per consumer with a delivery limit and its own `.dlq`. Publishing
-waits for publisher confirms of the whole batch; a message the broker cannot route to any queue
-is an error (`mandatory`), so the relay never advances past an event nobody received. Hence
-every event type published needs at least one queue bound to it.
+waits for publisher confirms of the whole batch. A command the broker cannot route is an error
+(`mandatory`: no service handles it). An event no queue is bound to is not: events are facts
+already in the store, a consumer that binds later catches up from there, and the relay must not
+stall on an event type nobody subscribes to.
 """
 
 import asyncio
@@ -128,7 +129,8 @@ class RabbitBus:
     async def publish(self, events: Sequence[Envelope]) -> None:
         """Publish every event (routing key = type) concurrently; return once all are confirmed."""
         self._check_open()
-        await self._confirm_all(self._events, [(envelope_message(e), e.type) for e in events])
+        messages = [(envelope_message(e), e.type) for e in events]
+        await self._confirm_all(self._events, messages, mandatory=False)
 
     async def subscribe(
         self, queue: str, binding_keys: Sequence[str], handler: EventHandler, *, prefetch: int

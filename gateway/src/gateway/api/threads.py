@@ -15,7 +15,7 @@ from gateway.api.schemas import (
     PostMessageRequest,
     ThreadCreatedResponse,
 )
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import BadRequest, GatewayError, NotFound
 from gateway.projections.messages import MessageRow, MessagesView, ThreadRow
 from gateway.projections.projector import MessagesProjector
 
@@ -80,8 +80,10 @@ async def post_message(
     if "\x00" in body.content:
         raise BadRequest("content must not contain NUL characters")
     message_id = await commands.post_user_message(thread_id, body.content)
-    row = next(row for row in await view.messages(thread_id) if row.id == message_id)
-    return PostedMessageResponse(thread_id=thread_id, **_message_out(row).model_dump())
+    rows = {row.id: row for row in await view.messages(thread_id)}
+    if message_id not in rows:  # catch_up guarantees it; a miss is a server fault
+        raise GatewayError(f"Message {message_id} was stored but is not readable yet")
+    return PostedMessageResponse(thread_id=thread_id, **_message_out(rows[message_id]).model_dump())
 
 
 @router.get(
