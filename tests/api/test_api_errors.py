@@ -88,3 +88,21 @@ async def test_unknown_route_and_wrong_method_answer_with_detail(
 ) -> None:
     await assert_error(await client.get("/api/nothing-here"), 404, "not found")
     await assert_error(await client.get("/api/thread/create"), 405, "method not allowed")
+
+
+async def test_oversized_chunked_body_without_length_is_413(client: httpx.AsyncClient) -> None:
+    thread_id = (await client.post("/api/thread/create")).json()["thread_id"]
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"content": "'
+        for _ in range(MAX_BODY // 1024 + 1):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = await client.post(
+        f"/api/thread/{thread_id}/messages",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    await assert_error(response, 413, "too large")
+    assert (await client.get(f"/api/thread/{thread_id}/messages")).json() == {"messages": []}
