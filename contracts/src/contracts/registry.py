@@ -3,6 +3,7 @@
 from typing import Any
 
 from contracts.base import Contract
+from contracts.files import FileProduced, FileUploaded
 from contracts.threads import CreateThread, PostUserMessage, ThreadCreated, UserMessagePosted
 
 COMMANDS: dict[str, type[Contract]] = {
@@ -13,6 +14,8 @@ COMMANDS: dict[str, type[Contract]] = {
 EVENTS: dict[str, type[Contract]] = {
     "thread.created": ThreadCreated,
     "thread.user_message_posted": UserMessagePosted,
+    "file.uploaded": FileUploaded,
+    "file.produced": FileProduced,
 }
 
 

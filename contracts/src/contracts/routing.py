@@ -23,3 +23,5 @@ THREAD_EVENT_KEYS = ("thread.*",)
 def dead_letter_queue(queue: str) -> str:
     """The queue holding what `queue` gave up on."""
     return f"{queue}.dlq"
+
+FILE_EVENT_KEYS = ("file.*",)
