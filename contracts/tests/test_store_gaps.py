@@ -7,7 +7,7 @@ appends that conflict, slow transactions that commit or roll back after drawing 
 batches that fail on a duplicate id) race two readers that follow the log as it grows.
 
 Checked to fail when the PostgreSQL append lock is per stream or per category instead of
-global: the readers then miss 8-15 % of the events.
+global: the reader then misses 5-15 % of the events.
 """
 
 import asyncio

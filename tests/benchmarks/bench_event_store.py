@@ -8,6 +8,7 @@ drops, its own database. Figures depend on the machine: compare runs, not absolu
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import time
@@ -102,11 +103,25 @@ async def run(engine: AsyncEngine, seconds: float) -> None:
     """All figures, on a migrated database."""
     store = PostgresEventStore(engine)
     await bench_appends(store, 16, 1, 1.0)  # warm the pool and the statement caches
-    appends = [(16, 1, 3_000), (1, 1, 0), (32, 1, 0), (1, 100, 40_000), (4, 100, 40_000)]
+    appends = [
+        (16, 1, 3_000),
+        (1, 1, 0),
+        (32, 1, 0),
+        (1, 100, 40_000),
+        (4, 100, 40_000),
+        (8, 100, 40_000),
+    ]
     for writers, batch, target in appends:
         name = f"append {batch} ev/call, {writers} writers"
         report(name, target, *await bench_appends(store, writers, batch, seconds))
     report("catch-up read_all, pages of 1,000", 100_000, *await bench_catch_up(store, 1_000))
+    # The same with the cyclic garbage collector paused: how much of the above is the
+    # interpreter's GC walking the freshly decoded events rather than the store's own work.
+    gc.disable()
+    try:
+        report("  same, GC paused (for comparison)", 0, *await bench_catch_up(store, 1_000))
+    finally:
+        gc.enable()
 
 
 async def main() -> None:
