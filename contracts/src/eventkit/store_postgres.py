@@ -67,8 +67,9 @@ class PostgresEventStore(SqlEventReads):
     ) -> AppendResult:
         """Append inside the caller's transaction on `connection` (e.g. with an inline projection).
 
-        The global append lock is held until that transaction ends: keep it short. After an
-        error the transaction is aborted and must be rolled back.
+        The transaction must be READ COMMITTED (the default), so the append sees every append
+        committed before it got the lock. The global append lock is held until the transaction
+        ends: keep it short. After an error the transaction is aborted and must be rolled back.
         """
         request = _request(stream_id, events, expected_version)
         arguments = (
