@@ -1,5 +1,7 @@
 """The event store port: append-only streams, optimistic concurrency, a global log."""
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +75,47 @@ class ConcurrencyError(EventStoreError):
 
 class DuplicateEventError(EventStoreError):
     """An event id is already used, and the append is not a retry of the same batch."""
+
+
+def check_new_events(events: Sequence[NewEvent]) -> None:
+    """Refuse a batch every adapter must refuse: empty, an id twice, or unstorable JSON.
+
+    Unstorable: NaN or infinities (not JSON) and NUL characters (PostgreSQL's jsonb has none).
+    """
+    if not events:
+        raise ValueError("append needs at least one event")
+    if len({event.event_id for event in events}) != len(events):
+        raise DuplicateEventError("an event id appears twice in one batch")
+    for event in events:
+        check_storable_json(event.data)
+        check_storable_json(event.metadata)
+
+
+def check_storable_json(value: object) -> str:
+    """`value` as JSON text, or EventStoreError if it cannot be stored as JSON everywhere."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=_mapping_as_dict)
+    except (ValueError, TypeError) as error:
+        raise EventStoreError(f"event payload is not storable JSON: {error}") from None
+    if has_escaped_nul(text):
+        raise EventStoreError("event payload contains a NUL character, which cannot be stored")
+    return text
+
+
+# `\u0000` preceded by an even number of backslashes is an escaped NUL; after an odd number it
+# is the text "\u0000" a user typed.
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def has_escaped_nul(json_text: str) -> bool:
+    """Whether JSON text encodes a NUL character."""
+    return "\\u0000" in json_text and _ESCAPED_NUL.search(json_text) is not None
+
+
+def _mapping_as_dict(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class EventStore(Protocol):

@@ -11,6 +11,7 @@ from eventkit.store import (
     DuplicateEventError,
     NewEvent,
     StoredEvent,
+    check_new_events,
 )
 
 
@@ -26,8 +27,7 @@ class InMemoryEventStore:
     async def append(
         self, stream_id: str, events: Sequence[NewEvent], *, expected_version: int | None
     ) -> AppendResult:
-        if not events:
-            raise ValueError("append needs at least one event")
+        check_new_events(events)
         async with self._lock:
             retried = self._retried_batch(stream_id, events)
             if retried is not None:

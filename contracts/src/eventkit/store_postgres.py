@@ -22,6 +22,7 @@ from eventkit.store import (
     NewEvent,
     StoredEvent,
     category_of,
+    has_escaped_nul,
 )
 from eventkit.store_postgres_group import AppendRequest, GroupCommitter, Outcome
 from eventkit.store_postgres_log import LogPages
@@ -115,9 +116,20 @@ def _request(
         event_ids=[event.event_id for event in events],
         event_types=[event.event_type for event in events],
         schema_versions=[event.schema_version for event in events],
-        data=_encode_json([event.data for event in events]),
-        metadata=_encode_json([event.metadata for event in events]),
+        data=_encode_storable([event.data for event in events]),
+        metadata=_encode_storable([event.metadata for event in events]),
     )
+
+
+def _encode_storable(values: list[Mapping[str, object]]) -> str:
+    # The same refusals as eventkit.store.check_storable_json, on the one encode we do anyway.
+    try:
+        text = _encode_json(values)
+    except (ValueError, TypeError) as error:
+        raise EventStoreError(f"event payload is not storable JSON: {error}") from None
+    if has_escaped_nul(text):
+        raise EventStoreError("event payload contains a NUL character, which cannot be stored")
+    return text
 
 
 def _plain(value: object) -> object:

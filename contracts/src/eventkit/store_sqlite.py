@@ -21,6 +21,7 @@ from eventkit.store import (
     DuplicateEventError,
     NewEvent,
     category_of,
+    check_new_events,
 )
 from eventkit.store_sql_base import SqlEventReads, database_errors
 from eventkit.store_sql_base import events as events_table
@@ -58,8 +59,7 @@ class SqliteEventStore(SqlEventReads):
         Open it with `eventkit.sql.write_engine(engine).begin()`; a deferred transaction
         could read a version another process is about to change.
         """
-        if not events:
-            raise ValueError("append needs at least one event")
+        check_new_events(events)
         with database_errors(f"append to {stream_id!r}"):
             retried = await _retried_batch(connection, stream_id, events)
             if retried is not None:

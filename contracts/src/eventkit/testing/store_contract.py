@@ -15,6 +15,7 @@ from eventkit.store import (
     ConcurrencyError,
     DuplicateEventError,
     EventStore,
+    EventStoreError,
     NewEvent,
     category_of,
 )
@@ -153,6 +154,26 @@ class EventStoreContract:
         await store.append(stream, [event], expected_version=NO_STREAM)
         (stored,) = await store.read_stream(stream)
         assert stored.data == data
+
+    async def test_unstorable_payloads_are_refused_and_nothing_is_written(
+        self, store: EventStore
+    ) -> None:
+        stream = new_stream()
+        for data in ({"x": float("nan")}, {"x": "a\x00b"}, {"x": float("inf")}):
+            event = NewEvent(event_id=uuid4(), event_type="test.bad", data=data)
+            with pytest.raises(EventStoreError):
+                await store.append(stream, [event], expected_version=NO_STREAM)
+        assert await store.read_stream(stream) == []
+        typed = NewEvent(uuid4(), "test.ok", {"path": "C:\\u0000 is text, not NUL"})
+        await store.append(stream, [typed], expected_version=NO_STREAM)
+        assert (await store.read_stream(stream))[0].data == typed.data
+
+    async def test_an_event_id_twice_in_one_batch_is_refused(self, store: EventStore) -> None:
+        event = new_event()
+        stream = new_stream()
+        with pytest.raises(DuplicateEventError):
+            await store.append(stream, [event, event], expected_version=NO_STREAM)
+        assert await store.read_stream(stream) == []
 
 
 class CheckpointStoreContract:
