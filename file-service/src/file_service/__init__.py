@@ -1,1 +1,1 @@
-"""file-service: blobs and file metadata events. Filled in by the file-service issue."""
+"""file-service: durable blobs behind a port, file metadata as events, an internal HTTP API."""
