@@ -1,0 +1,1 @@
+"""Reusable test suites for file-service's ports."""
