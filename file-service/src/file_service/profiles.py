@@ -1,0 +1,182 @@
+"""Profiles of stored files: what a user (and the assistant) sees before opening one.
+
+Text, CSV and JSON profiles read only what the upload stream kept (the first 2 MiB, the last
+64 KiB, the count of line breaks), so they cost nothing more for a 1 GiB file. Spreadsheets
+and PDFs need random access and are read from the blob store in a worker thread, within the
+size caps of `profiles_office`. Every profile is bounded in time (PROFILE_TIMEOUT_S) and
+never fails an upload: a file that cannot be profiled gets `{"error": "..."}`.
+"""
+
+import asyncio
+import codecs
+import csv
+import io
+import json
+import logging
+from typing import Any
+
+from file_service import profiles_office
+from file_service.blobs import BlobStore
+from file_service.jsoncheck import decode_prefix, scan_prefix
+from file_service.kinds import StreamFacts
+from file_service.profiles_tabular import INFERENCE_ROWS, MAX_CELL_CHARS, table_profile
+
+logger = logging.getLogger(__name__)
+
+PROFILE_TIMEOUT_S = 10.0
+"""A profile taking longer is given up (its worker thread ends on its own, bounded by caps)."""
+
+FIRST_LINES = 10
+MAX_OBJECT_KEYS = 50
+
+
+async def profile_file(
+    extension: str, facts: StreamFacts, blobs: BlobStore, key: str
+) -> dict[str, Any]:
+    """The profile of a just-stored file of type `extension`; never raises."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(_profile_sync, extension, facts, blobs, key), PROFILE_TIMEOUT_S
+        )
+    except TimeoutError:
+        return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
+    except Exception as error:
+        logger.info("cannot profile %s blob %s: %r", extension, key, error)
+        return {"error": f"cannot profile this file: {_describe(error)}"}
+
+
+def _profile_sync(extension: str, facts: StreamFacts, blobs: BlobStore, key: str) -> dict[str, Any]:
+    if extension == ".csv":
+        return profile_csv(facts)
+    if extension == ".txt":
+        return profile_text(facts)
+    if extension == ".json":
+        return profile_json(facts)
+    if extension == ".xlsx":
+        return profiles_office.profile_xlsx(blobs, key, facts.size)
+    if extension == ".xls":
+        return profiles_office.profile_xls(blobs, key, facts.size)
+    if extension == ".pdf":
+        return profiles_office.profile_pdf(blobs, key, facts.size)
+    return {"error": f"no profile for {extension or 'files without an extension'}"}
+
+
+def decode_text(facts: StreamFacts) -> tuple[str, str]:
+    """The head as text, cut after its last whole line unless it is the whole file, and the
+    encoding used (UTF-8, else Latin-1, which never fails)."""
+    head = facts.head
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")("strict").decode(head)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = head.decode("latin-1"), "latin-1"
+    if not facts.complete_in_head:
+        text = text[: text.rfind("\n") + 1]
+    return text, encoding
+
+
+def line_count(facts: StreamFacts) -> int:
+    """Lines in the file: line breaks, plus one for a last line without a break."""
+    return facts.newlines + (0 if facts.size == 0 or facts.tail.endswith(b"\n") else 1)
+
+
+def profile_text(facts: StreamFacts) -> dict[str, Any]:
+    """Line count, encoding and the first lines."""
+    text, encoding = decode_text(facts)
+    lines = [line[:MAX_CELL_CHARS] for line in text.splitlines()[:FIRST_LINES]]
+    return {"line_count": line_count(facts), "encoding": encoding, "first_lines": lines}
+
+
+def profile_csv(facts: StreamFacts) -> dict[str, Any]:
+    """Columns, inferred types, row count and sample rows of a CSV.
+
+    Rows are counted exactly when the whole file fit in the head, else as line breaks, which
+    over-counts rows whose quoted fields contain line breaks.
+    """
+    text, encoding = decode_text(facts)
+    dialect = _sniff(text)
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader, [])
+    rows: list[list[str]] = []
+    counted = 0
+    for row in reader:
+        if not row:
+            continue
+        counted += 1
+        if len(rows) < INFERENCE_ROWS:
+            rows.append(row)
+        elif not facts.complete_in_head:
+            break
+    if facts.complete_in_head:
+        row_count, exact = counted, True
+    else:
+        row_count, exact = max(line_count(facts) - 1, 0), False
+    profile = table_profile(header, rows, row_count)
+    profile.update(
+        row_count_exact=exact, delimiter=dialect.delimiter, encoding=encoding, format="csv"
+    )
+    return profile
+
+
+def _sniff(text: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def profile_json(facts: StreamFacts) -> dict[str, Any]:
+    """Top-level kind; for an array of objects, columns, types, row count and samples."""
+    text = decode_prefix(facts.head)
+    if facts.complete_in_head:
+        value = json.loads(text)
+        if isinstance(value, list):
+            return _json_array(value, len(value), exact=True)
+        if isinstance(value, dict):
+            return {
+                "kind": "object",
+                "keys": list(value)[:MAX_OBJECT_KEYS],
+                "key_count": len(value),
+            }
+        return {"kind": _json_kind(value)}
+    scan = scan_prefix(text)
+    if scan.kind == "array":
+        return _json_array(scan.elements, None, exact=False)
+    return {"kind": "object", "keys": scan.keys[:MAX_OBJECT_KEYS], "key_count": None}
+
+
+def _json_array(elements: list[Any], count: int | None, *, exact: bool) -> dict[str, Any]:
+    profile: dict[str, Any] = {"kind": "array", "length": count}
+    records = [element for element in elements[:INFERENCE_ROWS] if isinstance(element, dict)]
+    if elements and len(records) == len(elements[:INFERENCE_ROWS]):
+        columns: dict[str, None] = {}
+        for record in records:
+            columns.update(dict.fromkeys(record))
+        header = list(columns)
+        rows = [[record.get(column) for column in header] for record in records]
+        profile.update(table_profile(header, rows, count))
+        profile["row_count_exact"] = exact
+    else:
+        profile["element_kinds"] = sorted({_json_kind(e) for e in elements[:INFERENCE_ROWS]})
+    if not exact:
+        profile["note"] = "only the first 2 MiB were read; the length is not counted"
+    return profile
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _describe(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
