@@ -1,0 +1,3 @@
+from file_service.main import main
+
+main()

@@ -1,0 +1,71 @@
+"""The composition root: the adapters file-service runs on, real or in memory."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from eventkit.store import EventStore
+from file_service.blobs import BlobStore
+from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES, FileServiceSettings
+from file_service.view import FileView
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FileServiceDeps:
+    """Everything file-service needs from outside."""
+
+    store: EventStore
+    blobs: BlobStore
+    view: FileView
+    clock: Callable[[], datetime] = utc_now
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+
+
+@asynccontextmanager
+async def real_deps(settings: FileServiceSettings) -> AsyncIterator[FileServiceDeps]:
+    """SQL store and file list (PostgreSQL or SQLite) and blobs in `settings.blob_dir`.
+
+    The database must be migrated first (`python -m file_service.migrate`).
+    """
+    from eventkit.sql import create_engine
+    from eventkit.store_sql import sql_event_store
+    from file_service.blobs_local import LocalBlobStore
+    from file_service.view_sql import SqlFileView
+
+    blobs = LocalBlobStore(settings.blob_dir)
+    await asyncio.to_thread(blobs.sweep_temp)
+    engine = create_engine(settings.database_url)
+    try:
+        yield FileServiceDeps(
+            store=sql_event_store(engine),
+            blobs=blobs,
+            view=SqlFileView(engine),
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def in_memory_deps(
+    *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[FileServiceDeps]:
+    """Everything in memory: nothing survives the process (tests, demos)."""
+    from eventkit.store_memory import InMemoryEventStore
+    from file_service.blobs_memory import InMemoryBlobStore
+    from file_service.view_memory import InMemoryFileView
+
+    yield FileServiceDeps(
+        store=InMemoryEventStore(),
+        blobs=InMemoryBlobStore(),
+        view=InMemoryFileView(),
+        clock=clock,
+        max_upload_bytes=max_upload_bytes,
+    )

@@ -1,0 +1,38 @@
+"""Process entry point: `python -m file_service` serves the internal HTTP API."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from file_service.app import create_app
+from file_service.bootstrap import FileServiceDeps, real_deps
+from file_service.settings import FileServiceSettings
+
+
+def app_from_settings(settings: FileServiceSettings) -> FastAPI:
+    """The app wired to the database and blob directory that `settings` name."""
+
+    @asynccontextmanager
+    async def deps() -> AsyncIterator[FileServiceDeps]:
+        async with real_deps(settings) as opened:
+            yield opened
+
+    return create_app(deps)
+
+
+def main() -> None:
+    """Read settings from the environment and serve HTTP."""
+    settings = FileServiceSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        app_from_settings(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )

@@ -1,0 +1,21 @@
+"""file-service configuration, from CIE_* environment variables."""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MAX_UPLOAD_BYTES = 512 << 20
+
+
+class FileServiceSettings(BaseSettings):
+    """Read once, in main.py."""
+
+    model_config = SettingsConfigDict(env_prefix="CIE_", extra="ignore", populate_by_name=True)
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    blob_dir: Path = Path("data/blobs")
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, validation_alias=AliasChoices("CIE_FILE_SERVICE_PORT"))
+    log_level: str = "INFO"
