@@ -1,12 +1,25 @@
-"""Fixtures for end-to-end tests: an isolated RabbitMQ virtual host per test session."""
+"""Fixtures for end-to-end tests: an isolated RabbitMQ vhost, the distributed system."""
 
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import httpx
 import pytest
+
+from tests.e2e.processes import (
+    Service,
+    free_port,
+    run_to_completion,
+    running,
+    service_env,
+    wait_until_http_ready,
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +40,66 @@ def isolated_amqp_url(amqp_url: str) -> Iterator[str]:
     parts = urlsplit(amqp_url)
     yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
     subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, timeout=60)
+
+
+@dataclass
+class Distributed:
+    """The distributed system's processes and how to reach them."""
+
+    base_url: str
+    env: dict[str, str]
+    files_env: dict[str, str]
+    logs: Path
+    services: dict[str, Service] = field(default_factory=dict)
+
+    def client(self) -> httpx.Client:
+        """An HTTP client of the gateway."""
+        return httpx.Client(base_url=self.base_url, timeout=30.0)
+
+    def restart(self, name: str, module: str, env: dict[str, str]) -> None:
+        """SIGKILL a service and start it again."""
+        self.services[name].stop(signal.SIGKILL)
+        self.services[name] = Service(name, module, env, self.logs)
+
+
+@pytest.fixture(scope="session")
+def distributed_env(postgres_url: str, isolated_amqp_url: str) -> dict[str, str]:
+    """What every service process of the distributed system gets in its environment."""
+    return service_env({"CIE_DATABASE_URL": postgres_url, "CIE_AMQP_URL": isolated_amqp_url})
+
+
+@pytest.fixture(scope="session")
+def system(
+    distributed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Distributed]:
+    """gateway, thread-service, file-service and relay as OS processes, after the migrations."""
+    env = distributed_env
+    for job in ("gateway.migrate", "file_service.migrate"):
+        migrated = run_to_completion(job, env)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    port, files_port = free_port(), free_port()
+    files_env = {
+        **env,
+        "CIE_FILE_SERVICE_PORT": str(files_port),
+        "CIE_BLOB_DIR": str(tmp_path_factory.mktemp("blobs")),
+    }
+    gateway_env = {
+        **env,
+        "PORT": str(port),
+        "CIE_FILE_SERVICE_URL": f"http://127.0.0.1:{files_port}",
+    }
+    logs = tmp_path_factory.mktemp("logs")
+    system = Distributed(f"http://127.0.0.1:{port}", env, files_env, logs)
+    system.services.update(
+        {
+            "thread-service": Service("thread-service", "thread_service", env, logs),
+            "relay": Service("relay", "eventkit.relay_main", env, logs),
+            "file-service": Service("file-service", "file_service", files_env, logs),
+            "gateway": Service("gateway", "gateway", gateway_env, logs),
+        }
+    )
+    with running(system.services):
+        processes = list(system.services.values())
+        wait_until_http_ready(f"{system.base_url}/", processes)
+        wait_until_http_ready(f"http://127.0.0.1:{files_port}/healthz", processes)
+        yield system

@@ -1,63 +1,25 @@
 """Gateway, thread-service and relay as separate OS processes on PostgreSQL and RabbitMQ."""
 
 import asyncio
-import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-import httpx
 import pytest
 
 from contracts.envelope import Envelope
 from contracts.threads import PostUserMessage
-from tests.e2e.processes import (
-    Service,
-    free_port,
-    run_to_completion,
-    running,
-    service_env,
-    wait_until_http_ready,
-)
+from tests.e2e.conftest import Distributed
+from tests.e2e.processes import run_to_completion
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.rabbitmq]
 
 
-@pytest.fixture(scope="module")
-def env(postgres_url: str, isolated_amqp_url: str) -> dict[str, str]:
-    return service_env({"CIE_DATABASE_URL": postgres_url, "CIE_AMQP_URL": isolated_amqp_url})
-
-
-@pytest.fixture(scope="module")
-def system(
-    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, object]]:
-    migrated = run_to_completion("gateway.migrate", env)
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    logs = tmp_path_factory.mktemp("logs")
-    port = free_port()
-    services = {
-        "thread-service": Service("thread-service", "thread_service", env, logs),
-        "relay": Service("relay", "eventkit.relay_main", env, logs),
-        "gateway": Service("gateway", "gateway", {**env, "PORT": str(port)}, logs),
-    }
-    with running(services):
-        base = f"http://127.0.0.1:{port}"
-        wait_until_http_ready(f"{base}/", list(services.values()))
-        yield {"base": base, "services": services, "logs": logs}
-
-
-def client(system: dict[str, object]) -> httpx.Client:
-    return httpx.Client(base_url=str(system["base"]), timeout=20.0)
-
-
-def eventually(check: object, timeout: float = 15.0) -> None:
+def eventually(check: Callable[[], None], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            assert callable(check)
             check()
             return
         except AssertionError:
@@ -66,8 +28,8 @@ def eventually(check: object, timeout: float = 15.0) -> None:
             time.sleep(0.1)
 
 
-def test_created_thread_reads_back_at_once_with_its_messages(system: dict[str, object]) -> None:
-    with client(system) as http:
+def test_created_thread_reads_back_at_once_with_its_messages(system: Distributed) -> None:
+    with system.client() as http:
         assert http.get("/").json() == {"message": "OpenAI Code Interpreter Explorer API"}
         for _ in range(5):  # read-your-writes, every time, not just once
             created = http.post("/api/thread/create")
@@ -83,8 +45,8 @@ def test_created_thread_reads_back_at_once_with_its_messages(system: dict[str, o
         assert [e["version"] for e in events] == [0, 1, 2, 3]
 
 
-def test_errors_keep_their_shape_across_processes(system: dict[str, object]) -> None:
-    with client(system) as http:
+def test_errors_keep_their_shape_across_processes(system: Distributed) -> None:
+    with system.client() as http:
         missing = http.get("/api/thread/thread_nothere/messages")
         assert missing.status_code == 404
         assert missing.json() == {"detail": "Thread thread_nothere not found"}
@@ -94,13 +56,13 @@ def test_errors_keep_their_shape_across_processes(system: dict[str, object]) -> 
 
 
 def test_events_written_elsewhere_reach_the_gateway_through_relay_and_bus(
-    system: dict[str, object], env: dict[str, str]
+    system: Distributed,
 ) -> None:
     """A command sent straight to thread-service (not via the gateway): the gateway's read
     model learns of it only through the relay, RabbitMQ and its projection consumer."""
     from eventkit.bus_rabbit import RabbitBus
 
-    with client(system) as http:
+    with system.client() as http:
         thread_id = http.post("/api/thread/create").json()["thread_id"]
 
     async def post_directly() -> None:
@@ -115,32 +77,25 @@ def test_events_written_elsewhere_reach_the_gateway_through_relay_and_bus(
             occurred_at=datetime.now(UTC),
             payload=payload.model_dump(mode="json"),
         )
-        async with RabbitBus.connect(env["CIE_AMQP_URL"]) as bus:
+        async with RabbitBus.connect(system.env["CIE_AMQP_URL"]) as bus:
             reply = await bus.send(command, timeout=20)
         assert reply.ok, reply
 
     asyncio.run(post_directly())
 
     def shows_it() -> None:
-        with client(system) as http:
+        with system.client() as http:
             messages = http.get(f"/api/thread/{thread_id}/messages").json()["messages"]
         assert [m["content"] for m in messages] == ["side door"]
 
     eventually(shows_it)
 
 
-def test_thread_service_killed_and_restarted_loses_nothing(
-    system: dict[str, object], env: dict[str, str]
-) -> None:
-    services = system["services"]
-    assert isinstance(services, dict)
-    with client(system) as http:
+def test_thread_service_killed_and_restarted_loses_nothing(system: Distributed) -> None:
+    with system.client() as http:
         thread_id = http.post("/api/thread/create").json()["thread_id"]
         http.post(f"/api/thread/{thread_id}/messages", json={"content": "before"})
-        services["thread-service"].stop(signal.SIGKILL)
-        logs = system["logs"]
-        assert isinstance(logs, Path)
-        services["thread-service"] = Service("thread-service", "thread_service", env, logs)
+        system.restart("thread-service", "thread_service", system.env)
         posted = None
         for _ in range(100):
             posted = http.post(f"/api/thread/{thread_id}/messages", json={"content": "after"})
@@ -149,17 +104,17 @@ def test_thread_service_killed_and_restarted_loses_nothing(
             time.sleep(0.2)
         assert posted is not None
         assert posted.status_code == 200, posted.text
-        messages = http.get(f"/api/thread/{thread_id}/messages").json()["messages"]
-        assert [m["content"] for m in messages][:1] == ["before"]
-        assert "after" in [m["content"] for m in messages]
+        contents = [
+            m["content"] for m in http.get(f"/api/thread/{thread_id}/messages").json()["messages"]
+        ]
+        assert contents[0] == "before"
+        assert "after" in contents
 
 
-def test_replay_rebuilds_the_view_and_finds_it_equal(
-    system: dict[str, object], env: dict[str, str]
-) -> None:
-    with client(system) as http:
+def test_replay_rebuilds_the_view_and_finds_it_equal(system: Distributed) -> None:
+    with system.client() as http:
         thread_id = http.post("/api/thread/create").json()["thread_id"]
         http.post(f"/api/thread/{thread_id}/messages", json={"content": "replay me"})
-    replayed = run_to_completion("gateway.replay", env)
+    replayed = run_to_completion("gateway.replay", system.env)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "matches the event store" in replayed.stdout

@@ -24,4 +24,5 @@ def dead_letter_queue(queue: str) -> str:
     """The queue holding what `queue` gave up on."""
     return f"{queue}.dlq"
 
+
 FILE_EVENT_KEYS = ("file.*",)

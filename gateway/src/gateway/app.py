@@ -5,7 +5,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import root, threads
+from gateway.api import files, root, threads
 from gateway.bootstrap import GatewayDeps, wire
 from gateway.errors import install_error_handlers
 from gateway.limits import BodySizeLimit
@@ -16,8 +16,15 @@ DESCRIPTION = (
 )
 
 
+MULTIPART_OVERHEAD = 1 << 20
+"""Room for multipart headers and boundaries on top of the largest accepted file."""
+
+
 def create_app(
-    deps: Callable[[], AbstractAsyncContextManager[GatewayDeps]], *, max_body_bytes: int = 1 << 20
+    deps: Callable[[], AbstractAsyncContextManager[GatewayDeps]],
+    *,
+    max_body_bytes: int = 1 << 20,
+    max_upload_bytes: int = 512 << 20,
 ) -> FastAPI:
     """The app; `deps` opens the adapters when the app starts and closes them when it stops."""
 
@@ -29,6 +36,7 @@ def create_app(
             app.state.view = wired.view
             app.state.projector = wired.projector
             app.state.commands = wired.commands
+            app.state.files = wired.files
             yield
 
     app = FastAPI(
@@ -39,6 +47,11 @@ def create_app(
     )
     app.include_router(root.router)
     app.include_router(threads.router)
+    app.include_router(files.router)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # file-service enforces the exact file-size limit; this only stops oversized bodies early.
+    upload_limit = max_upload_bytes + MULTIPART_OVERHEAD
+    app.add_middleware(
+        BodySizeLimit, max_bytes=max_body_bytes, per_path={"/api/upload": upload_limit}
+    )
     return app

@@ -9,6 +9,7 @@ from contracts.routing import GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS
 from eventkit.bus import CommandBus, EventBus
 from eventkit.store import EventStore
 from gateway.commands import ThreadCommands
+from gateway.files import FileServiceClient
 from gateway.projections.messages import MessagesView
 from gateway.projections.projector import MessagesProjector
 from gateway.settings import GatewaySettings
@@ -27,6 +28,7 @@ class GatewayDeps:
     events: EventBus
     commands: CommandBus
     view: MessagesView
+    files: FileServiceClient
     clock: Callable[[], datetime] = utc_now
     command_timeout_s: float = 10.0
     projection_prefetch: int = 100
@@ -40,6 +42,7 @@ class Wired:
     view: MessagesView
     projector: MessagesProjector
     commands: ThreadCommands
+    files: FileServiceClient
 
 
 async def wire(deps: GatewayDeps) -> Wired:
@@ -52,7 +55,9 @@ async def wire(deps: GatewayDeps) -> Wired:
         prefetch=deps.projection_prefetch,
     )
     commands = ThreadCommands(deps.commands, projector, deps.clock, timeout=deps.command_timeout_s)
-    return Wired(store=deps.store, view=deps.view, projector=projector, commands=commands)
+    return Wired(
+        store=deps.store, view=deps.view, projector=projector, commands=commands, files=deps.files
+    )
 
 
 @asynccontextmanager
@@ -65,14 +70,31 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
 
     engine = create_engine(settings.database_url)
     try:
-        async with RabbitBus.connect(settings.amqp_url) as bus:
+        async with (
+            RabbitBus.connect(settings.amqp_url) as bus,
+            file_service_http(settings.file_service_url, settings.file_service_timeout_s) as files,
+        ):
             yield GatewayDeps(
                 store=sql_event_store(engine),
                 events=bus,
                 commands=bus,
                 view=SqlMessagesView(engine),
+                files=files,
                 command_timeout_s=settings.command_timeout_s,
                 projection_prefetch=settings.projection_prefetch,
             )
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def file_service_http(
+    base_url: str, timeout_s: float, *, uds: str | None = None
+) -> AsyncIterator[FileServiceClient]:
+    """A client of file-service at `base_url` (over the Unix socket `uds` if given)."""
+    import httpx
+
+    transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
+    timeout = httpx.Timeout(timeout_s, connect=5.0)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport) as http:
+        yield FileServiceClient(http)

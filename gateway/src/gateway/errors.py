@@ -46,6 +46,12 @@ class PayloadTooLarge(GatewayError):
     status_code = 413
 
 
+class Unprocessable(GatewayError):
+    """The request is well-formed but lacks what the route needs."""
+
+    status_code = 422
+
+
 class UpstreamUnavailable(GatewayError):
     """A service the request needs is not reachable."""
 

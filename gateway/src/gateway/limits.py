@@ -1,6 +1,7 @@
 """ASGI middleware refusing request bodies over a size limit before the app reads them."""
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,19 +11,26 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answers 413 when Content-Length, or the bytes actually streamed, exceed `max_bytes`."""
+    """Answers 413 when Content-Length, or the bytes actually streamed, exceed the limit.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    The limit is `max_bytes`, or for paths in `per_path` the value given there (uploads).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit)
             return
         received = 0
         too_large = False
@@ -33,7 +41,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise BodyTooLarge
             return message
@@ -46,17 +54,18 @@ class BodySizeLimit:
                 await send(message)
             elif not refused:
                 refused = True
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
         try:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             if not refused:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    @staticmethod
+    async def _refuse(send: Send, limit: int) -> None:
         body = json.dumps(
-            {"detail": f"Request body too large: the limit is {self.max_bytes} bytes"}
+            {"detail": f"Request body too large: the limit is {limit} bytes"}
         ).encode()
         await send(
             {

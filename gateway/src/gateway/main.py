@@ -20,7 +20,11 @@ def app_from_settings(settings: GatewaySettings) -> FastAPI:
         async with real_deps(settings) as opened:
             yield opened
 
-    return create_app(deps, max_body_bytes=settings.max_body_bytes)
+    return create_app(
+        deps,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
 
 
 def main() -> None:

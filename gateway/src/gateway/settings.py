@@ -15,5 +15,8 @@ class GatewaySettings(BaseSettings):
     port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "CIE_PORT"))
     command_timeout_s: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024
+    file_service_url: str = "http://127.0.0.1:8001"
+    file_service_timeout_s: float = 60.0
     projection_prefetch: int = 100
     log_level: str = "INFO"

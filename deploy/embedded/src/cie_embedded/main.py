@@ -20,6 +20,7 @@ class EmbeddedSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "CIE_PORT"))
     max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
 
 
@@ -30,8 +31,12 @@ def main() -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = settings.data_dir.resolve() / "cie.db"
-    app = create_app(lambda: sqlite_system(database), max_body_bytes=settings.max_body_bytes)
+    data_dir = settings.data_dir.resolve()
+    app = create_app(
+        lambda: sqlite_system(data_dir, max_upload_bytes=settings.max_upload_bytes),
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     uvicorn.run(
         app,
         host=settings.host,

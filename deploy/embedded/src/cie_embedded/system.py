@@ -2,34 +2,49 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+from cie_embedded.unix_server import serve_on_unix_socket
 from eventkit.bus_memory import InMemoryCommandBus, InMemoryEventBus
 from eventkit.relay import Relay
 from eventkit.store import CheckpointStore, EventStore
 from eventkit.store_memory import InMemoryCheckpointStore, InMemoryEventStore
-from gateway.bootstrap import GatewayDeps
+from file_service import bootstrap as file_service
+from file_service.app import create_app as create_file_service_app
+from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES
+from gateway.bootstrap import GatewayDeps, file_service_http
 from gateway.projections.messages import MessagesView
 from gateway.projections.messages_memory import InMemoryMessagesView
 from thread_service import bootstrap as thread_service
 
 RELAY_POLL_S = 0.05
+FILE_SERVICE_TIMEOUT_S = 60.0
+
+FileServiceDepsFactory = Callable[[], AbstractAsyncContextManager[file_service.FileServiceDeps]]
 
 
 @asynccontextmanager
 async def embedded_system(
-    store: EventStore, checkpoints: CheckpointStore, view: MessagesView
+    store: EventStore,
+    checkpoints: CheckpointStore,
+    view: MessagesView,
+    file_service_deps: FileServiceDepsFactory,
 ) -> AsyncIterator[GatewayDeps]:
-    """Start thread-service and the relay in this process; yield what the gateway needs."""
+    """Start thread-service, file-service and the relay here; yield what the gateway needs."""
     events = InMemoryEventBus()
     commands = InMemoryCommandBus()
     await thread_service.start(thread_service.Deps(store=store, commands=commands))
     relay = Relay(store, events, checkpoints)
     relaying = asyncio.create_task(relay.run(poll_interval=RELAY_POLL_S))
+    files_app = create_file_service_app(file_service_deps)
     try:
-        yield GatewayDeps(store=store, events=events, commands=commands, view=view)
+        async with (
+            serve_on_unix_socket(files_app, "file-service") as socket,
+            file_service_http("http://file-service", FILE_SERVICE_TIMEOUT_S, uds=socket) as files,
+        ):
+            yield GatewayDeps(store=store, events=events, commands=commands, view=view, files=files)
     finally:
         relaying.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -38,28 +53,62 @@ async def embedded_system(
 
 
 @asynccontextmanager
-async def in_memory_system() -> AsyncIterator[GatewayDeps]:
+async def in_memory_system(
+    *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> AsyncIterator[GatewayDeps]:
     """Everything in memory: nothing survives the process (tests, demos)."""
+    store = InMemoryEventStore()
+
+    @asynccontextmanager
+    async def files() -> AsyncIterator[file_service.FileServiceDeps]:
+        async with file_service.in_memory_deps(max_upload_bytes=max_upload_bytes) as deps:
+            # One store for the whole system, as in every other mode.
+            yield file_service.FileServiceDeps(
+                store=store,
+                blobs=deps.blobs,
+                view=deps.view,
+                max_upload_bytes=max_upload_bytes,
+            )
+
     async with embedded_system(
-        InMemoryEventStore(), InMemoryCheckpointStore(), InMemoryMessagesView()
+        store, InMemoryCheckpointStore(), InMemoryMessagesView(), files
     ) as deps:
         yield deps
 
 
 @asynccontextmanager
-async def sqlite_system(database: Path) -> AsyncIterator[GatewayDeps]:
-    """Events and read models in the SQLite file `database`: data survives a restart."""
+async def sqlite_system(
+    data_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> AsyncIterator[GatewayDeps]:
+    """Events, read models and blobs under `data_dir` (an absolute path): survives restarts."""
     from eventkit.sql import create_engine
     from eventkit.store_sql import SqlCheckpointStore, sql_event_store
-    from gateway.migrate import upgrade_all
+    from file_service.blobs_local import LocalBlobStore
+    from file_service.migrate import upgrade_all as upgrade_file_service
+    from file_service.view_sql import SqlFileView
+    from gateway.migrate import upgrade_all as upgrade_gateway
     from gateway.projections.messages_sql import SqlMessagesView
 
-    url = f"sqlite+aiosqlite:///{database}"
-    await upgrade_all(url)
+    url = f"sqlite+aiosqlite:///{data_dir / 'cie.db'}"
+    await upgrade_gateway(url)
+    await upgrade_file_service(url)
     engine = create_engine(url)
+    store = sql_event_store(engine)
+
+    @asynccontextmanager
+    async def files() -> AsyncIterator[file_service.FileServiceDeps]:
+        blobs = LocalBlobStore(data_dir / "blobs")
+        await asyncio.to_thread(blobs.sweep_temp)
+        yield file_service.FileServiceDeps(
+            store=store,
+            blobs=blobs,
+            view=SqlFileView(engine),
+            max_upload_bytes=max_upload_bytes,
+        )
+
     try:
         async with embedded_system(
-            sql_event_store(engine), SqlCheckpointStore(engine), SqlMessagesView(engine)
+            store, SqlCheckpointStore(engine), SqlMessagesView(engine), files
         ) as deps:
             yield deps
     finally:

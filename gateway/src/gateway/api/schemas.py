@@ -63,3 +63,28 @@ class EventsResponse(BaseModel):
     next_from_version: int | None = Field(
         description="Pass as `from_version` for the next page; null when there is none"
     )
+
+
+class UploadResponse(BaseModel):
+    file_id: str = Field(examples=["file-abc123"])
+    filename: str = Field(description="The sanitised original name")
+    status: Literal["uploaded"] = "uploaded"
+
+
+class FileOrigin(BaseModel):
+    kind: Literal["uploaded", "generated"]
+    run_id: str | None = None
+    thread_id: str | None = None
+
+
+class FileMeta(BaseModel):
+    file_id: str
+    filename: str
+    size: int
+    sha256: str
+    media_type: str
+    created_at: int = Field(description="Unix time in seconds")
+    origin: FileOrigin
+    profile: dict[str, Any] | None = Field(
+        default=None, description="Tables: columns, types, rows, samples. PDF: pages, first text"
+    )
