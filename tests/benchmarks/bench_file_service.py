@@ -1,11 +1,11 @@
 """Benchmark: 1 GiB upload and download straight to file-service over loopback.
 
 Starts `python -m file_service` (SQLite events, blobs on local disk in a temp dir) on a free
-port, uploads a 1 GiB CSV as multipart/form-data streamed from a generator (never whole in
-memory), then downloads it. Prints throughput, the server's peak RSS (VmHWM, reset between
-phases) and its CPU time. Targets: >= 200 MB/s each way, peak RSS <= 150 MB.
+port, uploads a 1 GiB CSV (or JSON array) as multipart/form-data streamed from a generator
+(never whole in memory), then downloads it. Prints throughput, the server's peak RSS (VmHWM,
+reset between phases) and its CPU time. Targets: >= 200 MB/s each way, peak RSS <= 150 MB.
 
-    uv run python tests/benchmarks/bench_file_service.py [--mib 1024] [--verify]
+    uv run python tests/benchmarks/bench_file_service.py [--mib 1024] [--kind json] [--verify]
 """
 
 import argparse
@@ -31,24 +31,31 @@ from tests.e2e.processes import (
 
 MIB = 1 << 20
 BOUNDARY = "bench-boundary-b3f1c2"
-CHUNK = b"".join(b"%07d,some text,3.14159,2026-11-26\n" % i for i in range(MIB // 36 + 1))[:MIB]
+CSV_CHUNK = b"".join(b"%07d,some text,3.14159,2026-11-26\n" % i for i in range(MIB // 36 + 1))
+# A JSON array of records: every MiB is whole records, each followed by a comma.
+RECORD = '{"id": 1234567, "name": "caf\u00e9 \u2615", "values": [1, 2.5, null, true]},'.encode()
+CONTENT = {
+    "csv": (b"id,text,number,day\n", CSV_CHUNK[:MIB], b""),
+    "json": (b"[", (RECORD * (MIB // len(RECORD) + 1))[: MIB // len(RECORD) * len(RECORD)], b"{}]"),
+}
 
 
-def body(mib: int) -> tuple[Iterator[bytes], int]:
-    """A multipart body around `mib` MiB of CSV lines, and its length."""
+def body(kind: str, mib: int) -> tuple[Iterator[bytes], int]:
+    """A multipart body around about `mib` MiB of CSV lines or JSON records, and its length."""
+    first, chunk, last = CONTENT[kind]
     head = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
-        "Content-Type: text/csv\r\n\r\nid,text,number,day\n"
-    ).encode()
-    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.{kind}"'
+        "\r\n\r\n"
+    ).encode() + first
+    tail = last + f"\r\n--{BOUNDARY}--\r\n".encode()
 
     def chunks() -> Iterator[bytes]:
         yield head
         for _ in range(mib):
-            yield CHUNK
+            yield chunk
         yield tail
 
-    return chunks(), len(head) + mib * MIB + len(tail)
+    return chunks(), len(head) + mib * len(chunk) + len(tail)
 
 
 def reset_peak_rss(pid: int) -> None:
@@ -70,6 +77,7 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=1024, help="file size in MiB")
+    parser.add_argument("--kind", choices=sorted(CONTENT), default="csv", help="file type")
     parser.add_argument("--verify", action="store_true", help="hash the download client-side")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -91,7 +99,7 @@ def main() -> None:
             wait_until_http_ready(f"{base}/healthz", [service])
             pid = service.process.pid
             with httpx.Client(base_url=base, timeout=600) as http:
-                content, length = body(args.mib)
+                content, length = body(args.kind, args.mib)
                 reset_peak_rss(pid)
                 cpu, start = cpu_seconds(pid), time.perf_counter()
                 response = http.post(
@@ -122,10 +130,13 @@ def main() -> None:
     assert received == size, (received, size)
     if args.verify:
         assert digest.hexdigest() == meta["sha256"]
-    print(f"file-service, {size / MIB:.0f} MiB CSV over loopback, SQLite + local disk")
+    print(
+        f"file-service, {size / MIB:.0f} MiB {args.kind.upper()} over loopback, "
+        "SQLite events + local-disk blobs"
+    )
     print(
         f"  upload   {size / up_s / 1e6:7.1f} MB/s  ({up_s:.2f} s, server CPU {up_cpu:.2f} s, "
-        f"peak RSS {up_rss:.0f} MB)   profile rows: {meta['profile'].get('row_count')}"
+        f"peak RSS {up_rss:.0f} MB)   profile: {sorted(meta['profile'])}"
     )
     print(
         f"  download {size / down_s / 1e6:7.1f} MB/s  ({down_s:.2f} s, server CPU "
