@@ -4,10 +4,12 @@ Bodies are read as raw streams (`request.stream()`), never buffered by a form pa
 """
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from file_service.downloads import (
     content_disposition,
@@ -17,7 +19,7 @@ from file_service.downloads import (
     parse_range,
     range_applies,
 )
-from file_service.errors import FileTooLarge
+from file_service.errors import FileTooLarge, MalformedUpload
 from file_service.service import Files
 from file_service.view import UPLOADED, FileRow
 
@@ -67,7 +69,7 @@ async def upload(request: Request, files: FilesDep) -> JSONResponse:
     _refuse_oversized(request, files.max_upload_bytes + MULTIPART_SLACK_BYTES, files)
     row = await files.upload(
         request.headers.get("content-type", ""),
-        request.stream(),
+        _body(request),
         correlation_id=_correlation_id(request),
     )
     return _created(row)
@@ -87,7 +89,7 @@ async def register_produced(
         filename=filename,
         thread_id=thread_id,
         run_id=run_id,
-        body=request.stream(),
+        body=_body(request),
         correlation_id=_correlation_id(request),
     )
     return _created(row)
@@ -140,6 +142,16 @@ def _refuse_oversized(request: Request, limit: int, files: Files) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise FileTooLarge(files.max_upload_bytes)
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The raw request body as it arrives; a client that goes away mid-upload is a 400 (and
+    the partial blob is dropped like any refused upload)."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise MalformedUpload("The upload was interrupted before the body ended") from None
 
 
 def _correlation_id(request: Request) -> uuid.UUID | None:

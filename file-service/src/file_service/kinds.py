@@ -88,7 +88,7 @@ class ContentInspector:
         facts = self.facts
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
-        if facts.size < TEXT_PROBE_BYTES or facts.size < _PDF_HEADER_WINDOW:
+        if facts.size < TEXT_PROBE_BYTES:  # the start checks look no further
             self._check_start()
         facts.size += len(chunk)
         facts.tail = (
