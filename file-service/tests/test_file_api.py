@@ -4,11 +4,14 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from file_service.app import create_app
 from file_service.blobs_local import LocalBlobStore
 from file_service.blobs_memory import InMemoryBlobStore
 from file_service.bootstrap import FileServiceDeps
@@ -324,3 +327,40 @@ async def test_a_file_the_view_missed_is_found_from_its_stream_and_at_start(
     async with serving(deps) as client:
         meta = await client.get(f"/files/{uploaded['file_id']}/meta")
         assert meta.json() == uploaded
+
+
+async def test_a_client_that_disconnects_mid_upload_leaves_nothing(
+    deps: FileServiceDeps,
+) -> None:
+    app = create_app(lambda: nullcontext(deps))
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc'
+    incoming: list[dict[str, Any]] = [
+        {"type": "http.request", "body": part, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/files",
+        "raw_path": b"/files",
+        "query_string": b"",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=b")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("file-service", 80),
+        "client": ("client", 1),
+        "root_path": "",
+    }
+    async with app.router.lifespan_context(app):
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert b"interrupted" in sent[1]["body"]
+    assert nothing_stored(deps)
