@@ -1,6 +1,7 @@
 """The internal HTTP API in process: uploads, downloads, refusals, generated files."""
 
 import asyncio
+import errno
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from file_service.blobs_local import LocalBlobStore
 from file_service.blobs_memory import InMemoryBlobStore
 from file_service.bootstrap import FileServiceDeps
 from file_service.replay import replay
-from file_service.testing.harness import serving
+from file_service.testing.harness import memory_deps, serving
 
 TEST_LIMIT = 4 << 20  # as in conftest.py
 
@@ -363,4 +364,26 @@ async def test_a_client_that_disconnects_mid_upload_leaves_nothing(
         await app(scope, receive, send)
     assert sent[0]["status"] == 400
     assert b"interrupted" in sent[1]["body"]
+    assert nothing_stored(deps)
+
+
+async def test_a_full_disk_answers_507_and_leaves_nothing(tmp_path: Path) -> None:
+    class FullDisk(LocalBlobStore):
+        async def begin(self) -> Any:
+            writer = await super().begin()
+
+            def no_space(data: bytes | bytearray) -> None:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            writer._write_sync = no_space  # type: ignore[method-assign]
+            return writer
+
+    deps = memory_deps(TEST_LIMIT)
+    deps = FileServiceDeps(
+        store=deps.store, blobs=FullDisk(tmp_path), view=deps.view, max_upload_bytes=TEST_LIMIT
+    )
+    async with serving(deps) as client:
+        response = await upload(client, "a.txt", b"x" * 100)
+    assert response.status_code == 507
+    assert "storage" in response.json()["detail"]
     assert nothing_stored(deps)

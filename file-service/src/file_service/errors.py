@@ -87,6 +87,15 @@ class BadRequest(FileServiceError):
     status_code = 400
 
 
+class InsufficientStorage(FileServiceError):
+    """The blob store's disk (or quota) is full."""
+
+    status_code = 507
+
+    def __init__(self) -> None:
+        super().__init__("Not enough storage left to keep this file")
+
+
 class RangeNotSatisfiable(FileServiceError):
     """The requested byte range lies outside the file."""
 

@@ -7,11 +7,12 @@ a time, whatever the file's size. Any failure, the size limit included, aborts t
 which deletes the partial blob.
 """
 
+import errno
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from file_service.blobs import BlobInfo, BlobStore
-from file_service.errors import EmptyFile, FileTooLarge
+from file_service.errors import EmptyFile, FileTooLarge, InsufficientStorage
 from file_service.kinds import ContentInspector, StreamFacts
 
 COALESCE_BYTES = 1 << 20
@@ -55,7 +56,9 @@ async def ingest(
             raise EmptyFile()
         facts = None if inspector is None else inspector.finish()
         blob = await writer.commit()
-    except BaseException:
+    except BaseException as error:
         await writer.abort()
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage() from error
         raise
     return Ingested(blob=blob, facts=facts)
