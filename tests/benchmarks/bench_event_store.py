@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.migrate import upgrade_event_store
+from eventkit.process import settle_start_up_objects
 from eventkit.sql import create_engine
 from eventkit.store import NO_STREAM, NewEvent
 from eventkit.store_postgres import PostgresEventStore
@@ -103,6 +104,7 @@ async def run(engine: AsyncEngine, seconds: float) -> None:
     """All figures, on a migrated database."""
     store = PostgresEventStore(engine)
     await bench_appends(store, 16, 1, 1.0)  # warm the pool and the statement caches
+    settle_start_up_objects()  # as every service process does once it has started
     appends = [
         (16, 1, 3_000),
         (1, 1, 0),

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.bus_rabbit import RabbitBus
-from eventkit.process import wait_for_shutdown
+from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from eventkit.relay import Relay
 from eventkit.sql import create_engine, is_postgres
 from eventkit.store_sql import SqlCheckpointStore, sql_event_store
@@ -61,6 +61,7 @@ async def serve(settings: RelaySettings) -> None:
                 batch_size=settings.relay_batch_size,
             )
             publishing = asyncio.create_task(relay.run(poll_interval=settings.relay_poll_s))
+            settle_start_up_objects()
             logger.info("relay ready")
             await wait_for_shutdown()
             publishing.cancel()

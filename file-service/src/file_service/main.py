@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from eventkit.process import settle_start_up_objects
 from file_service.app import create_app
 from file_service.bootstrap import FileServiceDeps, real_deps
 from file_service.settings import FileServiceSettings
@@ -18,6 +19,7 @@ def app_from_settings(settings: FileServiceSettings) -> FastAPI:
     @asynccontextmanager
     async def deps() -> AsyncIterator[FileServiceDeps]:
         async with real_deps(settings) as opened:
+            settle_start_up_objects()
             yield opened
 
     return create_app(deps)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps, real_deps
 from gateway.settings import GatewaySettings
@@ -18,6 +19,7 @@ def app_from_settings(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def deps() -> AsyncIterator[GatewayDeps]:
         async with real_deps(settings) as opened:
+            settle_start_up_objects()
             yield opened
 
     return create_app(

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from eventkit.process import wait_for_shutdown
+from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from thread_service.bootstrap import real_deps, start
 from thread_service.settings import ThreadServiceSettings
 
@@ -14,6 +14,7 @@ async def serve(settings: ThreadServiceSettings) -> None:
     """Serve thread commands until SIGTERM or SIGINT."""
     async with real_deps(settings) as deps:
         await start(deps, prefetch=settings.command_prefetch)
+        settle_start_up_objects()
         logger.info("thread-service ready")
         await wait_for_shutdown()
     logger.info("thread-service stopped")

@@ -1,6 +1,8 @@
 """`make run`: the whole system in one process, serving the API on PORT (default 8000)."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
@@ -8,7 +10,9 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cie_embedded.system import sqlite_system
+from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
+from gateway.bootstrap import GatewayDeps
 
 
 class EmbeddedSettings(BaseSettings):
@@ -32,8 +36,15 @@ def main() -> None:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = settings.data_dir.resolve()
+
+    @asynccontextmanager
+    async def system() -> AsyncIterator[GatewayDeps]:
+        async with sqlite_system(data_dir, max_upload_bytes=settings.max_upload_bytes) as deps:
+            settle_start_up_objects()
+            yield deps
+
     app = create_app(
-        lambda: sqlite_system(data_dir, max_upload_bytes=settings.max_upload_bytes),
+        system,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
