@@ -306,7 +306,7 @@ async def test_the_file_list_matches_a_replay_of_the_events(
     await produce(client, "b.png", b"\x89PNG")
     report = await replay(deps.store, deps.view, apply=False)
     assert report.matches
-    assert (report.events, report.files) == (2, 2)
+    assert (report.events, report.rows) == (2, {"files": 2})
     await deps.view.replace_all([])
     broken = await replay(deps.store, deps.view, apply=True)
     assert len(broken.differences) == 2

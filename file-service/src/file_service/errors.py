@@ -104,6 +104,7 @@ class RangeNotSatisfiable(FileServiceError):
     def __init__(self, size: int) -> None:
         super().__init__(f"Requested range not satisfiable; the file has {size} bytes")
         self.size = size
+        self.headers = {"Content-Range": f"bytes */{size}"}
 
 
 def describe_size(size: int) -> str:

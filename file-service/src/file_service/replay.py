@@ -4,35 +4,12 @@
 recorded during the rebuild makes the live list look ahead of the rebuilt one.
 """
 
-import argparse
-import asyncio
-import os
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
+from eventkit.replay import ReplayReport, differences, replay_main
 from eventkit.store import EventStore
 from file_service.view import FILE_CATEGORY, FileRow, FileView
 from file_service.view_memory import InMemoryFileView
 
 PAGE = 1000
-SHOWN_DIFFERENCES = 20
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cie.db"
-
-
-@dataclass(frozen=True)
-class ReplayReport:
-    """What a replay found: how many events and files, and the rows that differ."""
-
-    events: int
-    files: int
-    differences: list[str] = field(default_factory=list)
-    applied: bool = False
-
-    @property
-    def matches(self) -> bool:
-        """Whether the live list equals the rebuilt one."""
-        return not self.differences
 
 
 async def rebuild(store: EventStore) -> tuple[tuple[FileRow, ...], int]:
@@ -47,25 +24,21 @@ async def rebuild(store: EventStore) -> tuple[tuple[FileRow, ...], int]:
     return await view.dump(), count
 
 
-def differences(live: Sequence[FileRow], rebuilt: Sequence[FileRow]) -> list[str]:
-    """Human-readable differences, rows keyed by file id."""
-    have = {row.file_id: row for row in live}
-    want = {row.file_id: row for row in rebuilt}
-    return [
-        f"file {key}: live {have.get(key)} != rebuilt {want.get(key)}"
-        for key in sorted(have.keys() | want.keys())
-        if have.get(key) != want.get(key)
-    ]
-
-
 async def replay(store: EventStore, live: FileView, *, apply: bool) -> ReplayReport:
     """Rebuild, compare with `live`, and with `apply` swap the rebuilt rows in."""
     rebuilt, events = await rebuild(store)
-    found = differences(await live.dump(), rebuilt)
+    found = differences(
+        "file",
+        {row.file_id: row for row in await live.dump()},
+        {row.file_id: row for row in rebuilt},
+    )
     if apply and found:
         await live.replace_all(rebuilt)
     return ReplayReport(
-        events=events, files=len(rebuilt), differences=found, applied=apply and bool(found)
+        events=events,
+        rows={"files": len(rebuilt)},
+        differences=found,
+        applied=apply and bool(found),
     )
 
 
@@ -85,25 +58,7 @@ async def _run(url: str, apply: bool) -> ReplayReport:
 
 def main() -> None:
     """CLI: exit 0 when the live list matches the rebuild (or was replaced by it), else 1."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("CIE_DATABASE_URL", DEFAULT_DATABASE_URL)
-    )
-    parser.add_argument("--apply", action="store_true", help="replace the live list by the rebuild")
-    args = parser.parse_args()
-    report = asyncio.run(_run(args.database_url, args.apply))
-    print(f"replayed {report.events} file events: {report.files} files")
-    for line in report.differences[:SHOWN_DIFFERENCES]:
-        print(f"  differs: {line}")
-    if len(report.differences) > SHOWN_DIFFERENCES:
-        print(f"  … and {len(report.differences) - SHOWN_DIFFERENCES} more")
-    if report.matches:
-        print("file list: matches the event store")
-    elif report.applied:
-        print(f"file list: {len(report.differences)} differences; replaced by the rebuild")
-    else:
-        print(f"file list: {len(report.differences)} differences (run with --apply to fix)")
-    sys.exit(0 if report.matches or report.applied else 1)
+    replay_main("file list", _run)
 
 
 if __name__ == "__main__":

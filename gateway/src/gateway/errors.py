@@ -1,15 +1,8 @@
 """Gateway errors and their one mapping to HTTP: every error answers `{"detail": "..."}`."""
 
-import json
-import logging
-import uuid
+from fastapi import FastAPI
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-logger = logging.getLogger(__name__)
+from eventkit.http_errors import install_error_handlers as install_shared_handlers
 
 
 class GatewayError(Exception):
@@ -64,39 +57,6 @@ class UpstreamTimeout(GatewayError):
     status_code = 504
 
 
-def _detail_of_validation(error: RequestValidationError) -> tuple[int, str]:
-    problems = []
-    for item in error.errors():
-        if item.get("type") == "json_invalid":
-            return 400, f"Malformed JSON body: {item.get('ctx', {}).get('error', 'cannot parse')}"
-        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-        problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
-    return 422, "Invalid request: " + "; ".join(problems)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception to a JSON `{"detail": ...}` response."""
-
-    @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, error: GatewayError) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        status, detail = _detail_of_validation(error)
-        return JSONResponse({"detail": detail}, status_code=status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        detail = error.detail if isinstance(error.detail, str) else json.dumps(error.detail)
-        return JSONResponse(
-            {"detail": detail}, status_code=error.status_code, headers=error.headers
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        reference = uuid.uuid4().hex[:12]
-        logger.exception("unhandled error %s on %s %s", reference, request.method, request.url.path)
-        return JSONResponse(
-            {"detail": f"Internal server error (reference {reference})"}, status_code=500
-        )
+    install_shared_handlers(app, GatewayError)
