@@ -51,10 +51,13 @@ check: lint typecheck test
 
 replay: sync
 	$(RUN) python -m gateway.replay
+	$(RUN) python -m file_service.replay
 
 migrate: sync
 	$(RUN) python -m gateway.migrate
+	$(RUN) python -m file_service.migrate
 
 bench: sync
 	$(RUN) python tests/benchmarks/bench_event_store.py
 	$(RUN) python tests/benchmarks/bench_messages.py
+	$(RUN) python tests/benchmarks/bench_files_gateway.py
