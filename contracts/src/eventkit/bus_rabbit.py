@@ -29,6 +29,7 @@ from aio_pika.abc import (
     AbstractRobustExchange,
 )
 from aio_pika.exceptions import AMQPError
+from aio_pika.exceptions import ChannelInvalidStateError as ChannelClosedWhileReconnecting
 from aio_pika.exceptions import PublishError as Returned
 from pydantic import ValidationError
 
@@ -54,6 +55,9 @@ from eventkit.bus_rabbit_topology import (
 )
 
 logger = logging.getLogger(__name__)
+
+RECONNECT_POLL_S = 0.1
+"""How often a publish looks again for a channel the robust connection is restoring."""
 
 
 class RabbitBus:
@@ -254,29 +258,44 @@ class RabbitBus:
     ) -> None:
         if not messages:
             return
+        pending = list(messages)
         try:
             async with asyncio.timeout(self._publish_timeout):
-                # Concurrently: confirms pipeline, where awaiting each in turn costs a round trip.
-                results = await asyncio.gather(
-                    *(exchange.publish(m, key, mandatory=mandatory) for m, key in messages),
-                    return_exceptions=True,
-                )
+                while True:
+                    pending = await self._publish_once(exchange, pending, mandatory)
+                    if not pending:
+                        return
+                    # The robust connection is reconnecting: publish what failed again once
+                    # it is back (a duplicate at worst; consumers dedupe).
+                    await asyncio.sleep(RECONNECT_POLL_S)
         except TimeoutError:
             raise PublishError(
-                f"{len(messages)} message(s) not confirmed in {self._publish_timeout} s"
+                f"{len(pending)} message(s) not confirmed in {self._publish_timeout} s"
             ) from None
+
+    @staticmethod
+    async def _publish_once(
+        exchange: AbstractExchange, messages: list[tuple[Message, str]], mandatory: bool
+    ) -> list[tuple[Message, str]]:
+        """Publish concurrently; return what failed only because the channel was down."""
+        # Concurrently: confirms pipeline, where awaiting each in turn costs a round trip.
+        results = await asyncio.gather(
+            *(exchange.publish(m, key, mandatory=mandatory) for m, key in messages),
+            return_exceptions=True,
+        )
         failed = [
-            (key, result)
-            for (_, key), result in zip(messages, results, strict=True)
+            (message, result)
+            for message, result in zip(messages, results, strict=True)
             if isinstance(result, BaseException)
         ]
-        if failed:
-            keys = ", ".join(sorted({key for key, _ in failed}))
-            first = failed[0][1]
-            reason = "unroutable" if isinstance(first, Returned) else "not confirmed"
-            raise PublishError(
-                f"{len(failed)} of {len(messages)} message(s) {reason} ({keys}): {first!r}"
-            ) from first
+        if all(isinstance(result, ChannelClosedWhileReconnecting) for _, result in failed):
+            return [message for message, _ in failed]
+        keys = ", ".join(sorted({key for (_, key), _ in failed}))
+        first = next(r for _, r in failed if not isinstance(r, ChannelClosedWhileReconnecting))
+        reason = "unroutable" if isinstance(first, Returned) else "not confirmed"
+        raise PublishError(
+            f"{len(failed)} of {len(messages)} message(s) {reason} ({keys}): {first!r}"
+        ) from first
 
     async def _reply_router(self) -> ReplyRouter:
         async with self._replies_lock:
