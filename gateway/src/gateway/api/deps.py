@@ -1,10 +1,11 @@
 """Route dependencies: typed handles on what the composition root put in app.state."""
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from contracts.ids import THREAD_ID_PATTERN
+from contracts.ids import FILE_ID_PATTERN, THREAD_ID_PATTERN
 from eventkit.store import EventStore
 from gateway.commands import ThreadCommands
 from gateway.errors import BadRequest
@@ -32,14 +33,24 @@ def get_store(request: Request) -> EventStore:
     return store
 
 
+def check_id(value: str, pattern: re.Pattern[str], name: str, prefix: str) -> str:
+    """`value` if it has the shape `pattern` describes, else a 400 naming the expected shape."""
+    if pattern.fullmatch(value) is None:
+        shown = value if len(value) <= 80 else value[:80] + "…"
+        raise BadRequest(
+            f"Malformed {name} {shown!r}: expected '{prefix}' and 1-64 letters or digits"
+        )
+    return value
+
+
 def valid_thread_id(thread_id: Annotated[str, Path(description="`thread_…`")]) -> str:
     """The path's thread id, refused with 400 unless it has the shape of one."""
-    if THREAD_ID_PATTERN.fullmatch(thread_id) is None:
-        shown = thread_id if len(thread_id) <= 80 else thread_id[:80] + "…"
-        raise BadRequest(
-            f"Malformed thread_id {shown!r}: expected 'thread_' and 1-64 letters or digits"
-        )
-    return thread_id
+    return check_id(thread_id, THREAD_ID_PATTERN, "thread_id", "thread_")
+
+
+def valid_file_id(file_id: Annotated[str, Path(description="`file-…`")]) -> str:
+    """The path's file id, refused with 400 unless it has the shape of one."""
+    return check_id(file_id, FILE_ID_PATTERN, "file_id", "file-")
 
 
 CommandsDep = Annotated[ThreadCommands, Depends(get_commands)]
@@ -47,3 +58,4 @@ ViewDep = Annotated[MessagesView, Depends(get_view)]
 ProjectorDep = Annotated[MessagesProjector, Depends(get_projector)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
 ThreadIdDep = Annotated[str, Depends(valid_thread_id)]
+FileIdDep = Annotated[str, Depends(valid_file_id)]

@@ -2,13 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from contracts.ids import FILE_ID_PATTERN
+from gateway.api.deps import FileIdDep
 from gateway.api.schemas import ErrorResponse, FileMeta, UploadResponse
-from gateway.errors import BadRequest, Unprocessable
+from gateway.errors import Unprocessable
 from gateway.files import CHUNK, FileServiceClient, response_headers
 
 router = APIRouter(prefix="/api", tags=["files"])
@@ -44,18 +44,7 @@ def get_files(request: Request) -> FileServiceClient:
     return files
 
 
-def valid_file_id(file_id: Annotated[str, Path(description="`file-…`")]) -> str:
-    """The path's file id, refused with 400 unless it has the shape of one."""
-    if FILE_ID_PATTERN.fullmatch(file_id) is None:
-        shown = file_id if len(file_id) <= 80 else file_id[:80] + "…"
-        raise BadRequest(
-            f"Malformed file_id {shown!r}: expected 'file-' and 1-64 letters or digits"
-        )
-    return file_id
-
-
 FilesDep = Annotated[FileServiceClient, Depends(get_files)]
-FileIdDep = Annotated[str, Depends(valid_file_id)]
 
 
 @router.post(
