@@ -1,0 +1,60 @@
+"""Host-side view of a session's workdir: change detection and symlink-safe reads."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+Snapshot = dict[str, tuple[int, int]]
+_SCAN_LIMIT = 10_000  # entries; a directory bomb must not stall the host
+
+
+def snapshot(root: Path) -> Snapshot:
+    """Map each regular file (relative path) to (mtime_ns, size); symlinks are never followed."""
+    found: Snapshot = {}
+    stack = [""]
+    seen = 0
+    while stack and seen < _SCAN_LIMIT:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel if rel else root))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                found[path] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def changed(before: Snapshot, after: Snapshot) -> list[str]:
+    """Files that are new or whose mtime/size moved, sorted for stable output."""
+    return sorted(p for p, sig in after.items() if before.get(p) != sig)
+
+
+def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
+    """Read root/rel refusing symlinks at every component (trap 5) and anything not regular."""
+    parts = [p for p in rel.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise ValueError(f"bad path {rel!r}")
+    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = nxt
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{rel!r} is not a regular file")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{rel!r} is larger than {max_bytes} bytes")
+        return f.read(max_bytes + 1)[:max_bytes]

@@ -1,0 +1,76 @@
+"""What both adapters share: the interpreter to run, its environment, rlimits and uid drop."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from run_service.sandbox.limits import SandboxLimits
+
+WORKER_SOURCE = Path(__file__).with_name("worker.py")
+
+
+def venv_dir() -> str:
+    """The environment whose interpreter and site-packages the sandbox runs (ours)."""
+    return sys.prefix
+
+
+def python_home() -> str:
+    """The base interpreter installation the venv points at (may live under /root)."""
+    return os.path.realpath(sys.base_prefix)
+
+
+def sandbox_env(limits: SandboxLimits, *, home: str) -> dict[str, str]:
+    """The whole environment the sandbox gets: an allow-list, never the service's env."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/.matplotlib",
+        "XDG_CACHE_HOME": "/tmp/.cache",
+        # Single-threaded BLAS keeps thread counts under RLIMIT_NPROC and memory predictable.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CIE_STREAM_CAP": str(limits.stream_cap_bytes),
+        "CIE_PRELOAD": ",".join(limits.preload),
+    }
+
+
+def apply_rlimits(limits: SandboxLimits) -> None:
+    """Set rlimits in the forked child before exec; they are inherited by everything below."""
+    for res, value in (
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_NPROC, limits.max_processes),
+        (resource.RLIMIT_FSIZE, limits.max_file_bytes),
+        (resource.RLIMIT_NOFILE, limits.max_open_files),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(res, (value, value))
+
+
+def drop_to(uid: int | None) -> None:
+    """Become `uid` (root only): RLIMIT_NPROC is ignored for root, and files land as root."""
+    if uid is None:
+        return
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def preexec(
+    limits: SandboxLimits, uid: int | None, before: Callable[[], None]
+) -> Callable[[], None]:
+    """Compose the child-side setup: privileged steps, rlimits, then the uid drop."""
+
+    def run() -> None:
+        before()
+        apply_rlimits(limits)
+        drop_to(uid)
+
+    return run

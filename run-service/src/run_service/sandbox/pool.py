@@ -1,0 +1,171 @@
+"""Sessions keyed by thread id: a warm pool, idle expiry and LRU eviction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+
+from run_service.sandbox import files
+from run_service.sandbox.sandbox import Sandbox
+from run_service.sandbox.session import ExecResult, Session, SessionDied
+
+log = logging.getLogger(__name__)
+_THREAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+LOST_NOTICE = "The Python session was restarted: variables and imports were lost; files are kept."
+
+
+class SessionPool:
+    """One persistent session per thread, claimed from pre-started warm sessions."""
+
+    def __init__(self, sandbox: Sandbox, root: Path) -> None:
+        self.sandbox = sandbox
+        self.limits = sandbox.limits
+        self.threads_dir = root / "threads"
+        self.warm_dir = root / "warm"
+        for d in (self.threads_dir, self.warm_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o711)
+        self._live: OrderedDict[str, Session] = OrderedDict()  # LRU order, oldest first
+        self._warm: list[Session] = []
+        self._lost: set[str] = set()  # threads whose session died: tell them on the next run
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._refill: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Fill the warm pool and start the idle reaper."""
+        self._refill = asyncio.create_task(self._fill())
+        self._reaper = asyncio.create_task(self._reap_forever())
+        await self._refill
+
+    def workdir(self, thread_id: str) -> Path:
+        """The host directory that appears as /mnt/data for this thread."""
+        if not _THREAD_ID.match(thread_id):
+            raise ValueError(f"invalid thread id {thread_id!r}")
+        return self.threads_dir / thread_id
+
+    def read_file(self, thread_id: str, rel: str) -> bytes:
+        """Read a (generated) file of the thread without following symlinks."""
+        return files.read_file(self.workdir(thread_id), rel, self.limits.max_read_bytes)
+
+    async def execute(self, thread_id: str, code: str, timeout: float | None = None) -> ExecResult:
+        """Run code in the thread's session, starting or claiming one if needed."""
+        lock = self._locks.setdefault(thread_id, asyncio.Lock())
+        async with lock:
+            session = await self._session_for(thread_id)
+            self._live.move_to_end(thread_id)
+            result = await session.execute(code, timeout)
+            if thread_id in self._lost:
+                self._lost.discard(thread_id)
+                result.state_lost = True
+                result.notice = (result.notice + " " if result.notice else "") + LOST_NOTICE
+            if not session.alive:
+                # Died in this run (timeout kill, OOM, os._exit): report now and next time.
+                self._live.pop(thread_id, None)
+                self._lost.add(thread_id)
+                result.state_lost = True
+            return result
+
+    async def _session_for(self, thread_id: str) -> Session:
+        session = self._live.get(thread_id)
+        if session is not None and session.alive:
+            return session
+        if session is not None:
+            self._live.pop(thread_id)
+            self._lost.add(thread_id)
+        await self._evict_for_room()
+        session = await self._claim(thread_id)
+        self._live[thread_id] = session
+        return session
+
+    async def _claim(self, thread_id: str) -> Session:
+        target = self.workdir(thread_id)
+        while self._warm:
+            warm = self._warm.pop(0)
+            self._kick_refill()
+            if warm.alive:
+                await asyncio.to_thread(_adopt, warm.workdir, target)
+                warm.workdir = target
+                await asyncio.to_thread(_chown_tree, target, warm.uid)
+                return warm
+        self._kick_refill()
+        target.mkdir(exist_ok=True)
+        return await self.sandbox.start(target)
+
+    async def _evict_for_room(self) -> None:
+        while len(self._live) >= self.limits.max_sessions:
+            thread_id, oldest = self._live.popitem(last=False)
+            log.info("evicting the least recently used session of thread %s", thread_id)
+            self._lost.add(thread_id)
+            await oldest.close()
+
+    def _kick_refill(self) -> None:
+        if self._refill is None or self._refill.done():
+            self._refill = asyncio.create_task(self._fill())
+
+    async def _fill(self) -> None:
+        while len(self._warm) < self.limits.warm_pool_size:
+            slot = self.warm_dir / uuid.uuid4().hex
+            slot.mkdir()
+            try:
+                self._warm.append(await self.sandbox.start(slot))
+            except (SessionDied, OSError, TimeoutError, RuntimeError):
+                log.exception("could not start a warm sandbox session")
+                shutil.rmtree(slot, ignore_errors=True)
+                return
+
+    async def expire_idle(self) -> None:
+        """Close sessions idle for longer than the TTL (their files stay)."""
+        now = time.monotonic()
+        for thread_id, session in list(self._live.items()):
+            if now - session.last_used > self.limits.idle_ttl_s and not session._lock.locked():
+                self._live.pop(thread_id, None)
+                self._lost.add(thread_id)
+                await session.close()
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(60.0, self.limits.idle_ttl_s / 2))
+            await self.expire_idle()
+
+    async def close(self) -> None:
+        """Stop every session and background task."""
+        for task in (self._reaper, self._refill):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for session in [*self._live.values(), *self._warm]:
+            await session.close()
+        for slot in self._warm:
+            shutil.rmtree(slot.workdir, ignore_errors=True)
+        self._live.clear()
+        self._warm.clear()
+
+
+def _adopt(slot: Path, target: Path) -> None:
+    """Move the thread's files into the warm slot, then put the slot in the thread's place.
+
+    The sandbox bind-mounted the slot directory itself, so renaming it keeps the mount.
+    """
+    if target.exists():
+        for entry in os.listdir(target):
+            os.rename(target / entry, slot / entry)
+        target.rmdir()
+    os.rename(slot, target)
+
+
+def _chown_tree(root: Path, uid: int | None) -> None:
+    if uid is None:
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, uid)

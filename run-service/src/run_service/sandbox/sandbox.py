@@ -1,0 +1,171 @@
+"""The Sandbox port and its adapters: bubblewrap (namespaces + seccomp) and rlimits only."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from run_service.sandbox import bwrap, launch, seccomp
+from run_service.sandbox.limits import SandboxLimits
+from run_service.sandbox.session import Session, SessionDied
+
+log = logging.getLogger(__name__)
+
+
+class Sandbox(Protocol):
+    """Starts isolated worker sessions over a host directory."""
+
+    limits: SandboxLimits
+
+    def isolation_level(self) -> str:
+        """A short description of the isolation this adapter actually provides."""
+        ...
+
+    async def start(self, workdir: Path) -> Session:
+        """Start a worker whose working directory (and only writable place) is `workdir`."""
+        ...
+
+
+class _Uids:
+    """Hands out distinct host uids so each session has its own RLIMIT_NPROC budget."""
+
+    def __init__(self, base: int) -> None:
+        self._next = itertools.cycle(range(base, base + 50_000))
+        self._used: set[int] = set()
+
+    def take(self) -> int | None:
+        if os.geteuid() != 0:
+            return None  # cannot switch: the sandbox runs as the service's own uid
+        uid = next(self._next)
+        while uid in self._used:
+            uid = next(self._next)
+        self._used.add(uid)
+        return uid
+
+    def give_back(self, uid: int | None) -> None:
+        self._used.discard(uid)
+
+
+def _own(workdir: Path, uid: int | None) -> None:
+    """Hand the workdir tree to the session uid without following symlinks."""
+    if uid is None:
+        return
+    os.lchown(workdir, uid, uid)
+    os.chmod(workdir, 0o700)
+    for dirpath, dirnames, filenames in os.walk(workdir):
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+class _Base:
+    limits: SandboxLimits
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self._uids = _Uids(self.limits.uid_base)
+
+    async def _spawn(
+        self,
+        argv: list[str],
+        workdir: Path,
+        uid: int | None,
+        pre: Callable[[], None],
+        env: dict[str, str],
+        pass_fds: tuple[int, ...] = (),
+        cwd: str | None = None,
+    ) -> Session:
+        await asyncio.to_thread(_own, workdir, uid)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            pass_fds=pass_fds,
+            start_new_session=True,
+            preexec_fn=launch.preexec(self.limits, uid, pre),
+            limit=16 * 1024 * 1024,
+        )
+        session = Session(proc, workdir, self.limits, uid)
+        try:
+            await session.wait_ready()
+        except (SessionDied, TimeoutError):
+            await session.kill()
+            self._uids.give_back(uid)
+            raise
+        proc_done = asyncio.ensure_future(proc.wait())
+        proc_done.add_done_callback(lambda _: self._uids.give_back(uid))
+        return session
+
+
+class BubblewrapSandbox(_Base):
+    """Every namespace, no network, no caps, read-only system, seccomp, a non-root host uid."""
+
+    def isolation_level(self) -> str:
+        """Report what is enforced."""
+        parts = ["bubblewrap", "namespaces:user,pid,net,ipc,uts,cgroup,mount", "rlimits"]
+        if seccomp.seccomp_available():
+            parts.append("seccomp")
+        parts.append("host-uid:per-session" if os.geteuid() == 0 else "host-uid:service")
+        return "+".join(parts)
+
+    async def start(self, workdir: Path) -> Session:
+        """Start a worker under bwrap."""
+        exe = bwrap.bwrap_path()
+        if exe is None:
+            raise RuntimeError("bubblewrap (bwrap) is not installed")
+        uid = self._uids.take()
+        venv, home = launch.venv_dir(), launch.python_home()
+        binds = [bwrap.Bind(home, home)]
+        if venv != home:
+            binds.append(bwrap.Bind(venv, venv))
+        binds.append(bwrap.Bind(str(launch.WORKER_SOURCE), bwrap.WORKER_PATH))
+        binds.append(bwrap.Bind(str(workdir), bwrap.WORKDIR, writable=True))
+        prepare: Callable[[], None] = lambda: None  # noqa: E731
+        if uid is not None:
+            binds, prepare = bwrap.staged(binds)
+        fd = seccomp.build_filter_fd() if seccomp.seccomp_available() else None
+        env = launch.sandbox_env(self.limits, home="/tmp")
+        python = os.path.join(venv, "bin", "python")
+        argv = bwrap.command(exe, binds, env, [python, "-I", bwrap.WORKER_PATH], self.limits, fd)
+        try:
+            # Trap 1: bwrap itself gets an empty environment; the worker only the allow-list.
+            return await self._spawn(argv, workdir, uid, prepare, {}, (fd,) if fd else ())
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+class RlimitSandbox(_Base):
+    """Fallback without bubblewrap: rlimits, an allow-listed env and a non-root uid only."""
+
+    def isolation_level(self) -> str:
+        """Report what is enforced (much less than bubblewrap)."""
+        who = "host-uid:per-session" if os.geteuid() == 0 else "host-uid:service"
+        return f"rlimits-only+{who} (NO namespaces, network or filesystem isolation)"
+
+    async def start(self, workdir: Path) -> Session:
+        """Start a worker as a plain child process."""
+        uid = self._uids.take()
+        env = launch.sandbox_env(self.limits, home=str(workdir))
+        argv = [sys.executable, "-I", str(launch.WORKER_SOURCE)]
+        return await self._spawn(argv, workdir, uid, lambda: None, env, cwd=str(workdir))
+
+
+def default_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
+    """Bubblewrap when installed, else the rlimit fallback with a loud warning."""
+    if bwrap.bwrap_path() is not None:
+        return BubblewrapSandbox(limits)
+    log.warning(
+        "bubblewrap is NOT installed: sandboxed code runs with rlimits only, without namespace, "
+        "network or filesystem isolation. Install bubblewrap before running untrusted code."
+    )
+    return RlimitSandbox(limits)

@@ -1,0 +1,177 @@
+"""One live sandboxed worker process and the host side of its JSON-lines protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from run_service.sandbox import files
+from run_service.sandbox.limits import SandboxLimits
+
+log = logging.getLogger(__name__)
+_LINE_LIMIT = 16 * 1024 * 1024  # replies carry two capped streams, JSON-escaped
+
+
+class SessionDied(Exception):
+    """The worker exited or stopped answering; its Python state is gone."""
+
+
+@dataclass
+class ExecResult:
+    """What one execution produced; `files` are paths relative to the workdir."""
+
+    stdout: str = ""
+    stderr: str = ""
+    result: str | None = None
+    error: dict[str, str] | None = None
+    duration_ms: float = 0.0
+    files: list[str] = field(default_factory=list)
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    files_truncated: bool = False
+    timed_out: bool = False
+    state_lost: bool = False  # the session died: variables are gone, files are intact
+    notice: str | None = None
+
+
+class Session:
+    """A worker process in its sandbox, serving one execution at a time."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        workdir: Path,
+        limits: SandboxLimits,
+        uid: int | None,
+    ) -> None:
+        self.proc = proc
+        self.workdir = workdir
+        self.limits = limits
+        self.uid = uid
+        self.last_used = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker process is running."""
+        return self.proc.returncode is None
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait for the worker's ready line (it preloads libraries first)."""
+        reply = await asyncio.wait_for(self._read(), timeout)
+        if not reply.get("ready"):
+            raise SessionDied(f"unexpected first line {reply!r}")
+
+    async def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                await self.proc.wait()
+                raise SessionDied(f"worker exited with code {self.proc.returncode}")
+            reply: dict[str, Any] = json.loads(line)
+            if not reply.get("interrupted_idle"):  # a late interrupt that hit no cell
+                return reply
+
+    def _send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+
+    async def execute(self, code: str, timeout: float | None = None) -> ExecResult:
+        """Run a cell; on timeout interrupt, wait a grace period, then kill the whole tree."""
+        async with self._lock:
+            try:
+                return await self._execute(code, timeout or self.limits.exec_timeout_s)
+            finally:
+                self.last_used = time.monotonic()
+
+    async def _execute(self, code: str, timeout: float) -> ExecResult:
+        before = await asyncio.to_thread(files.snapshot, self.workdir)
+        started = time.perf_counter()
+        try:
+            self._send(json.dumps({"op": "exec", "code": code}))
+        except (ConnectionError, RuntimeError) as exc:
+            raise SessionDied(str(exc)) from exc
+        pending = asyncio.ensure_future(self._read())
+        timed_out = False
+        reply: dict[str, Any] | None
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(pending), timeout)
+        except TimeoutError:
+            timed_out = True
+            reply = await self._interrupt(pending)
+        except SessionDied:
+            return await self._died(before, started, "the sandbox process exited")
+        if reply is None:
+            return await self._died(before, started, "execution timed out and was killed", True)
+        result = self._to_result(
+            reply, await asyncio.to_thread(files.snapshot, self.workdir), before
+        )
+        result.timed_out = timed_out
+        return result
+
+    async def _interrupt(self, pending: asyncio.Future[dict[str, Any]]) -> dict[str, Any] | None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._send("interrupt")
+        try:
+            return await asyncio.wait_for(pending, self.limits.interrupt_grace_s)
+        except (TimeoutError, SessionDied):
+            await self.kill()
+            return None
+
+    async def _died(
+        self, before: files.Snapshot, started: float, why: str, timed_out: bool = False
+    ) -> ExecResult:
+        await self.kill()
+        after = await asyncio.to_thread(files.snapshot, self.workdir)
+        res = self._to_result({}, after, before)
+        res.duration_ms = (time.perf_counter() - started) * 1000
+        res.timed_out, res.state_lost = timed_out, True
+        res.error = {"type": "SandboxRestarted", "message": why, "traceback": ""}
+        res.notice = f"{why}; the next execution starts a fresh session (files are kept)"
+        return res
+
+    def _to_result(
+        self, reply: dict[str, Any], after: files.Snapshot, before: files.Snapshot
+    ) -> ExecResult:
+        new = files.changed(before, after)
+        cap = self.limits.max_files_per_exec
+        return ExecResult(
+            stdout=reply.get("stdout", ""),
+            stderr=reply.get("stderr", ""),
+            result=reply.get("result"),
+            error=reply.get("error"),
+            duration_ms=reply.get("duration_ms", 0.0),
+            files=new[:cap],
+            files_truncated=len(new) > cap,
+            stdout_truncated=reply.get("stdout_truncated", False),
+            stderr_truncated=reply.get("stderr_truncated", False),
+        )
+
+    async def kill(self) -> None:
+        """Kill the sandbox; bwrap's pid namespace takes every descendant with it."""
+        if self.proc.returncode is None:
+            # Both adapters start the launcher as a session leader: the group kill also reaches
+            # rlimit-only children that did not setsid themselves.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        await self.proc.wait()
+
+    async def close(self) -> None:
+        """Ask the worker to exit by closing stdin, then make sure it is gone."""
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 1.0)
+        except TimeoutError:
+            await self.kill()
