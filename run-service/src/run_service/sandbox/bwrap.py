@@ -58,7 +58,8 @@ def command(
     cmd += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     for bind in binds:
         cmd += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.dest]
-    cmd += ["--chdir", WORKDIR]
+    # bwrap's root is a private tmpfs; make it read-only too so only /mnt/data and /tmp take writes.
+    cmd += ["--remount-ro", "/", "--chdir", WORKDIR]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     return [*cmd, *argv]
