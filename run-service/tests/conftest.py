@@ -44,9 +44,14 @@ async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sessio
     """A bubblewrap pool shared by a test module; the service env holds a fake secret."""
     require_bwrap()
     os.environ["CIE_FAKE_API_KEY"] = SECRET
-    root: Path = tmp_path_factory.mktemp("sandbox")
-    os.chmod(root, 0o711)
-    p = SessionPool(BubblewrapSandbox(TEST_LIMITS), root)
+    p = SessionPool(BubblewrapSandbox(TEST_LIMITS), pool_root(tmp_path_factory))
     await p.start()
     yield p
     await p.close()
+
+
+def pool_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pool directory the per-session uids can traverse."""
+    root: Path = tmp_path_factory.mktemp("sandbox")
+    os.chmod(root, 0o711)
+    return root

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from run_service.sandbox import mounts
 from run_service.sandbox.limits import SandboxLimits
 
 WORKDIR = "/mnt/data"
@@ -15,11 +15,6 @@ WORKER_PATH = "/opt/cie/worker.py"
 # A host directory that exists everywhere; in the child's private mount namespace a tmpfs is
 # mounted over it to stage the bind sources (the host's own /mnt is never touched).
 STAGING = "/mnt"
-
-_CLONE_NEWNS = 0x00020000
-_MS_BIND = 4096
-_MS_REC = 16384
-_MS_PRIVATE = 1 << 18
 
 
 def bwrap_path() -> str | None:
@@ -43,6 +38,7 @@ def command(
     argv: Sequence[str],
     limits: SandboxLimits,
     seccomp_fd: int | None,
+    copies: Sequence[tuple[int, str]] = (),
 ) -> list[str]:
     """Build the bwrap argv: every namespace, no caps, a minimal read-only root."""
     cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
@@ -58,17 +54,13 @@ def command(
     cmd += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     for bind in binds:
         cmd += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.dest]
+    for fd, dest in copies:  # small files copied from an fd into the tmpfs, owned by the sandbox
+        cmd += ["--dir", os.path.dirname(dest), "--file", str(fd), dest]
     # bwrap's root is a private tmpfs; make it read-only too so only /mnt/data and /tmp take writes.
     cmd += ["--remount-ro", "/", "--chdir", WORKDIR]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     return [*cmd, *argv]
-
-
-def _check(ret: int) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
 
 
 def staged(binds: Sequence[Bind]) -> tuple[list[Bind], Callable[[], None]]:
@@ -82,21 +74,14 @@ def staged(binds: Sequence[Bind]) -> tuple[list[Bind], Callable[[], None]]:
     sources = [b.source for b in binds]
 
     def prepare() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        _check(libc.unshare(_CLONE_NEWNS))
-        _check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None))
+        m = mounts.Mounter()
+        m.private_namespace()
         # Open every source before the tmpfs hides anything that lives under STAGING (and after
         # unshare: a bind source must belong to the namespace it is mounted in).
         fds = [os.open(src, os.O_PATH) for src in sources]
-        _check(libc.mount(b"tmpfs", STAGING.encode(), b"tmpfs", 0, b"mode=0755,size=64k"))
+        m.tmpfs(STAGING)
         for i, fd in enumerate(fds):
-            target = f"{STAGING}/{i}"
-            if os.path.isdir(f"/proc/self/fd/{fd}"):
-                os.mkdir(target)
-            else:
-                os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-            src = f"/proc/self/fd/{fd}".encode()
-            _check(libc.mount(src, target.encode(), None, _MS_BIND | _MS_REC, None))
+            m.bind_fd(fd, f"{STAGING}/{i}")
             os.close(fd)
 
     return rewritten, prepare

@@ -23,15 +23,19 @@ def python_home() -> str:
     return os.path.realpath(sys.base_prefix)
 
 
-def sandbox_env(limits: SandboxLimits, *, home: str) -> dict[str, str]:
-    """The whole environment the sandbox gets: an allow-list, never the service's env."""
+def sandbox_env(limits: SandboxLimits, *, tmp: str = "/tmp") -> dict[str, str]:
+    """The whole environment the sandbox gets: an allow-list, never the service's env.
+
+    HOME and the caches point into `tmp` so nothing litters the user-visible /mnt/data.
+    """
     return {
         "PATH": "/usr/bin:/bin",
-        "HOME": home,
+        "HOME": tmp,
+        "TMPDIR": tmp,
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp/.matplotlib",
-        "XDG_CACHE_HOME": "/tmp/.cache",
+        "MPLCONFIGDIR": f"{tmp}/.matplotlib",
+        "XDG_CACHE_HOME": f"{tmp}/.cache",
         # Single-threaded BLAS keeps thread counts under RLIMIT_NPROC and memory predictable.
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",

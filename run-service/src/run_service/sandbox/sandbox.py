@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
+import shutil
 import subprocess
-import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from run_service.sandbox import bwrap, launch, seccomp
+from run_service.sandbox import bwrap, launch, mounts, mplcache, seccomp
 from run_service.sandbox.limits import SandboxLimits
 from run_service.sandbox.session import Session, SessionDied
 
@@ -132,15 +134,24 @@ class BubblewrapSandbox(_Base):
         prepare: Callable[[], None] = lambda: None  # noqa: E731
         if uid is not None:
             binds, prepare = bwrap.staged(binds)
-        fd = seccomp.build_filter_fd() if seccomp.seccomp_available() else None
-        env = launch.sandbox_env(self.limits, home="/tmp")
+        fds: list[int] = []
+        copies: list[tuple[int, str]] = []
+        cache = await asyncio.to_thread(mplcache.font_cache)
+        if cache is not None:
+            fds.append(os.open(cache, os.O_RDONLY))
+            copies.append((fds[-1], f"{mplcache.SANDBOX_DIR}/{cache.name}"))
+        seccomp_fd = seccomp.build_filter_fd() if seccomp.seccomp_available() else None
+        if seccomp_fd is not None:
+            fds.append(seccomp_fd)
+        env = launch.sandbox_env(self.limits)
         python = os.path.join(venv, "bin", "python")
-        argv = bwrap.command(exe, binds, env, [python, "-I", bwrap.WORKER_PATH], self.limits, fd)
+        worker = [python, "-I", bwrap.WORKER_PATH]
+        argv = bwrap.command(exe, binds, env, worker, self.limits, seccomp_fd, copies)
         try:
             # Trap 1: bwrap itself gets an empty environment; the worker only the allow-list.
-            return await self._spawn(argv, workdir, uid, prepare, {}, (fd,) if fd else ())
+            return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds))
         finally:
-            if fd is not None:
+            for fd in fds:
                 os.close(fd)
 
 
@@ -155,9 +166,36 @@ class RlimitSandbox(_Base):
     async def start(self, workdir: Path) -> Session:
         """Start a worker as a plain child process."""
         uid = self._uids.take()
-        env = launch.sandbox_env(self.limits, home=str(workdir))
-        argv = [sys.executable, "-I", str(launch.WORKER_SOURCE)]
-        return await self._spawn(argv, workdir, uid, lambda: None, env, cwd=str(workdir))
+        tmp = await asyncio.to_thread(_private_tmp, uid)
+        env = launch.sandbox_env(self.limits, tmp=tmp)
+        python = os.path.join(launch.venv_dir(), "bin", "python")
+        argv = [python, "-I", str(launch.WORKER_SOURCE)]
+        needed = [launch.python_home(), launch.venv_dir(), str(launch.WORKER_SOURCE)]
+        prepare: Callable[[], None] = lambda: None  # noqa: E731
+        if uid is not None and any(mounts.closed_ancestor(p) for p in needed):
+            # As root, dropping to a uid that cannot reach the interpreter (e.g. under /root):
+            # expose just those paths in the child's private mount namespace.
+            prepare = functools.partial(mounts.expose, needed)
+        try:
+            session = await self._spawn(argv, workdir, uid, prepare, env, cwd=str(workdir))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        done = asyncio.ensure_future(session.proc.wait())
+        done.add_done_callback(lambda _: shutil.rmtree(tmp, ignore_errors=True))
+        return session
+
+
+def _private_tmp(uid: int | None) -> str:
+    """A per-session temp/home dir for the fallback, seeded with the matplotlib font cache."""
+    tmp = tempfile.mkdtemp(prefix="cie-sbx-")
+    cache = mplcache.font_cache()
+    if cache is not None:
+        os.mkdir(f"{tmp}/.matplotlib")
+        shutil.copy(cache, f"{tmp}/.matplotlib/{cache.name}")
+    if uid is not None:
+        _own(Path(tmp), uid)
+    return tmp
 
 
 def default_sandbox(limits: SandboxLimits | None = None) -> Sandbox:

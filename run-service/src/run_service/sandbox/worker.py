@@ -151,11 +151,11 @@ def main() -> None:
     proto.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     counter = 0
     while True:
-        with ready:
-            while not queue:
-                ready.wait()
-            req = queue.pop(0)
         try:
+            with ready:
+                while not queue:
+                    ready.wait()
+                req = queue.pop(0)
             if req.get("op") == "exit":
                 return
             if req.get("op") == "ping":

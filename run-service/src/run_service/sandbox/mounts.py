@@ -1,0 +1,76 @@
+"""Root-only mount helpers run in the forked child, inside its own private mount namespace.
+
+They exist because a non-root uid cannot reach an interpreter under /root (mode 0700): the
+child, still root, rearranges its private view of the filesystem before dropping privileges.
+The host's mount table is never touched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import stat
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND = 4096
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+
+
+def _check(ret: int) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+class Mounter:
+    """Thin ctypes wrapper around unshare(2) and mount(2)."""
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def private_namespace(self) -> None:
+        """Enter a new mount namespace whose changes never propagate to the host."""
+        _check(self.libc.unshare(_CLONE_NEWNS))
+        _check(self.libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None))
+
+    def tmpfs(self, target: str) -> None:
+        """A small world-traversable tmpfs over `target`."""
+        _check(self.libc.mount(b"tmpfs", target.encode(), b"tmpfs", 0, b"mode=0755,size=64k"))
+
+    def bind_fd(self, fd: int, target: str) -> None:
+        """Bind the object behind an O_PATH fd onto `target` (created as dir or file)."""
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+        _check(
+            self.libc.mount(
+                f"/proc/self/fd/{fd}".encode(), target.encode(), None, _MS_BIND | _MS_REC, None
+            )
+        )
+
+
+def closed_ancestor(path: str) -> str | None:
+    """The first ancestor directory of `path` that others cannot traverse, if any."""
+    current = "/"
+    for part in path.strip("/").split("/")[:-1]:
+        current = os.path.join(current, part)
+        if not os.stat(current).st_mode & stat.S_IXOTH:
+            return current
+    return None
+
+
+def expose(paths: list[str]) -> None:
+    """Make `paths` reachable for any uid: tmpfs over closed ancestors, paths bound back."""
+    m = Mounter()
+    m.private_namespace()
+    closed = {p: a for p in paths if (a := closed_ancestor(p))}
+    # Opened after unshare (a bind source must belong to this namespace), before the tmpfs.
+    fds = {p: os.open(p, os.O_PATH) for p in closed}
+    for ancestor in sorted(set(closed.values())):
+        m.tmpfs(ancestor)
+    for path, fd in fds.items():
+        m.bind_fd(fd, path)
+        os.close(fd)
