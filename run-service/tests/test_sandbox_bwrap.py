@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -225,3 +226,39 @@ async def test_open_figures_are_saved_as_png(pool: SessionPool) -> None:
     pngs = [f for f in r.files if f.endswith(".png")]
     assert len(pngs) == 2
     assert pool.read_file("t-plot", pngs[0]).startswith(b"\x89PNG")
+
+
+def _pids_of_uid(uid: int) -> list[str]:
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                uids = next(line for line in f if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uids.split()[1]) == uid:
+            pids.append(pid)
+    return pids
+
+
+async def test_kill_leaves_no_orphans(pool: SessionPool) -> None:
+    await pool.execute("t-orphan", "1")
+    uid = pool._live["t-orphan"].uid
+    assert uid is not None
+    code = (
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "if os.fork() == 0:\n"  # a setsid'd double-forked daemon
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "while True: pass"
+    )
+    r = await pool.execute("t-orphan", code, timeout=1.0)
+    assert r.state_lost
+    for _ in range(20):  # the pid namespace is torn down asynchronously
+        if not _pids_of_uid(uid):
+            break
+        await asyncio.sleep(0.1)
+    assert _pids_of_uid(uid) == []

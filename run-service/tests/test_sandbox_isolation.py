@@ -6,8 +6,8 @@ import logging
 import shutil
 
 import pytest
+from sandbox_support import require_bwrap
 
-from conftest import require_bwrap
 from run_service.sandbox import BubblewrapSandbox, RlimitSandbox, default_sandbox
 from run_service.sandbox import sandbox as sandbox_module
 

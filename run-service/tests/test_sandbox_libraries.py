@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sandbox_support import pool_root, require_bwrap
 
-from conftest import pool_root, require_bwrap
 from run_service.sandbox import BubblewrapSandbox, SandboxLimits, SessionPool
 
 LIBRARIES = ["numpy", "pandas", "matplotlib", "scipy", "sympy", "seaborn", "openpyxl", "xlrd"]

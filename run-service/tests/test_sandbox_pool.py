@@ -7,8 +7,8 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sandbox_support import TEST_LIMITS, pool_root, require_bwrap
 
-from conftest import TEST_LIMITS, pool_root, require_bwrap
 from run_service.sandbox import BubblewrapSandbox, SessionPool
 
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sandbox_support import SECRET, TEST_LIMITS
 
-from conftest import SECRET, TEST_LIMITS
 from run_service.sandbox import RlimitSandbox, Session
 
 

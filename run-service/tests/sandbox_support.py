@@ -1,0 +1,39 @@
+"""Helpers shared by the sandbox tests (a uniquely named module: every tests/ has a conftest)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from run_service.sandbox import SandboxLimits
+
+SECRET = "cie-test-secret-4f1d9a"
+
+
+def require_bwrap() -> None:
+    """Skip without bubblewrap, but fail under CI=true: CI must exercise the real sandbox."""
+    if shutil.which("bwrap") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("bubblewrap (bwrap) is not installed but CI=true requires it")
+        pytest.skip("bubblewrap (bwrap) is not installed")
+
+
+TEST_LIMITS = SandboxLimits(
+    exec_timeout_s=5.0,
+    interrupt_grace_s=1.0,
+    max_file_bytes=20 * 1024 * 1024,
+    tmp_bytes=16 * 1024 * 1024,
+    warm_pool_size=2,
+    max_sessions=8,
+    preload=("numpy",),  # keeps restarts fast; a dedicated test covers the full preload
+)
+
+
+def pool_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pool directory the per-session uids can traverse."""
+    root: Path = tmp_path_factory.mktemp("sandbox")
+    os.chmod(root, 0o711)
+    return root
