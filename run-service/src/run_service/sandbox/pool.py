@@ -102,10 +102,14 @@ class SessionPool:
 
     async def _evict_for_room(self) -> None:
         while len(self._live) >= self.limits.max_sessions:
-            thread_id, oldest = self._live.popitem(last=False)
-            log.info("evicting the least recently used session of thread %s", thread_id)
-            self._lost.add(thread_id)
-            await oldest.close()
+            # Least recently used first; a session in the middle of a run is never evicted,
+            # so under a burst the cap can be exceeded briefly rather than killing work.
+            idle = [t for t, s in self._live.items() if not s.busy]
+            if not idle:
+                return
+            log.info("evicting the least recently used session of thread %s", idle[0])
+            self._lost.add(idle[0])
+            await self._live.pop(idle[0]).close()
 
     def _kick_refill(self) -> None:
         if self._refill is None or self._refill.done():
@@ -126,7 +130,7 @@ class SessionPool:
         """Close sessions idle for longer than the TTL (their files stay)."""
         now = time.monotonic()
         for thread_id, session in list(self._live.items()):
-            if now - session.last_used > self.limits.idle_ttl_s and not session._lock.locked():
+            if now - session.last_used > self.limits.idle_ttl_s and not session.busy:
                 self._live.pop(thread_id, None)
                 self._lost.add(thread_id)
                 await session.close()

@@ -105,6 +105,7 @@ class _Base:
             raise
         proc_done = asyncio.ensure_future(proc.wait())
         proc_done.add_done_callback(lambda _: self._uids.give_back(uid))
+        session.watchers.append(proc_done)
         return session
 
 
@@ -183,6 +184,7 @@ class RlimitSandbox(_Base):
             raise
         done = asyncio.ensure_future(session.proc.wait())
         done.add_done_callback(lambda _: shutil.rmtree(tmp, ignore_errors=True))
+        session.watchers.append(done)
         return session
 
 

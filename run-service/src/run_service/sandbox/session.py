@@ -58,6 +58,12 @@ class Session:
         self.uid = uid
         self.last_used = time.monotonic()
         self._lock = asyncio.Lock()
+        self.watchers: list[asyncio.Future[int]] = []  # exit callbacks (uid release, cleanup)
+
+    @property
+    def busy(self) -> bool:
+        """True while an execution is running."""
+        return self._lock.locked()
 
     @property
     def alive(self) -> bool:
