@@ -61,3 +61,4 @@ bench: sync
 	$(RUN) python tests/benchmarks/bench_event_store.py
 	$(RUN) python tests/benchmarks/bench_messages.py
 	$(RUN) python tests/benchmarks/bench_files_gateway.py
+	$(RUN) python tests/benchmarks/bench_sandbox.py
