@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -392,3 +393,12 @@ async def test_closed_bus_refuses_work(amqp_url: str) -> None:
         pass
     with pytest.raises(BusError):
         await bus.publish([envelope("t.x")])
+
+
+async def test_a_broker_that_never_answers_fails_start_up_with_a_clear_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(BusError, match="does not answer"):
+        async with RabbitBus.connect(f"amqp://guest:guest@127.0.0.1:{port}/", startup_timeout=0.5):
+            pass

@@ -97,18 +97,18 @@ class RabbitBus:
         shutdown_grace: float = 10.0,
         queue_arguments: QueueArguments | None = None,
         connection_name: str = "cie-bus",
+        startup_timeout: float = 30.0,
     ) -> AsyncIterator["RabbitBus"]:
         """Connect, declare the exchanges, and close cleanly on exit.
 
         `delivery_limit` is how many times a message is delivered before it is dead-lettered.
         `queue_arguments` are added to every queue this bus declares (tests use `x-expires`);
-        every process declaring a queue must pass the same ones.
+        every process declaring a queue must pass the same ones. A broker that does not answer
+        yet is tried again for `startup_timeout` seconds (services may start before it).
         """
         if delivery_limit < 1:
             raise ValueError("delivery_limit must be at least 1")
-        connection = await aio_pika.connect_robust(
-            url, client_properties={"connection_name": connection_name}
-        )
+        connection = await _first_connection(url, connection_name, startup_timeout)
         try:
             # on_return_raises: an unroutable mandatory message fails its publish call.
             publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -306,3 +306,22 @@ class RabbitBus:
     def _check_open(self) -> None:
         if self._closed:
             raise BusError("the bus is closed")
+
+
+async def _first_connection(
+    url: str, name: str, startup_timeout: float
+) -> AbstractRobustConnection:
+    """Connect, retrying with backoff while the broker does not answer yet."""
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + startup_timeout, 0.2
+    while True:
+        try:
+            return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+        except (OSError, AMQPError) as error:
+            if loop.time() + delay > deadline:
+                raise BusError(
+                    f"RabbitMQ does not answer after {startup_timeout:g} s: {error!r}"
+                ) from error
+            logger.warning("RabbitMQ not answering yet (%r); retrying in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
