@@ -32,6 +32,8 @@ class MessagesProjector:
             if until_version is not None and current >= until_version:
                 return
             missing = await self._store.read_stream(thread_id, from_version=current + 1)
+            if not missing:  # nothing to apply: no write transaction (an unknown id, say)
+                return
             try:
                 await self._view.apply(thread_id, missing)
                 return
