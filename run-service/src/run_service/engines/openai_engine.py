@@ -112,13 +112,21 @@ class OpenAIEngine:
         except openai.APIStatusError as exc:
             raise EngineError(
                 f"the model server at {self._where} answered {exc.status_code}: "
-                f"{render.cap(str(exc.message), 500)}"
+                f"{render.cap(_status_detail(exc), 500)}"
             ) from exc
         except openai.OpenAIError as exc:
             raise EngineError(f"the model server at {self._where} failed: {exc}") from exc
         if not completion.choices:
             raise EngineError(f"the model server at {self._where} returned no choices")
         return completion.choices[0].message
+
+
+def _status_detail(exc: openai.APIStatusError) -> str:
+    # The SDK's own message is prefixed with "Error code: …"; the server's words read better.
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return str(exc.message)
 
 
 def _initial_messages(request: RunRequest) -> list[ChatCompletionMessageParam]:
