@@ -72,6 +72,7 @@ class ScriptedServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     delay_s: float = 0.0
     base_url: str = ""
+    engines: list[OpenAIEngine] = field(default_factory=list)
 
     async def chat(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -88,7 +89,9 @@ class ScriptedServer:
         """An engine pointed at this server, without SDK retries (tests stay fast)."""
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("timeout", 10.0)
-        return OpenAIEngine(self.base_url, "sk-test", MODEL, **kwargs)
+        engine = OpenAIEngine(self.base_url, "sk-test", MODEL, **kwargs)
+        self.engines.append(engine)
+        return engine
 
     def tool_messages(self, index: int) -> list[dict[str, Any]]:
         """The tool messages of the index-th request."""
@@ -108,6 +111,8 @@ async def server() -> AsyncIterator[ScriptedServer]:
     while not uv.started:
         await asyncio.sleep(0.01)
     yield scripted
+    for engine in scripted.engines:
+        await engine.aclose()
     uv.should_exit = True
     await task
     sock.close()
@@ -207,6 +212,15 @@ async def test_loop_stops_at_max_steps_with_the_reason(server: ScriptedServer) -
     assert outcome.answer.startswith("Stopped before a final answer: the step limit")
     assert "ran 3" in outcome.answer  # what is known: the last execution's output
     assert len(outcome.executions) == 3
+
+
+async def test_empty_final_answer_falls_back_to_the_last_output(server: ScriptedServer) -> None:
+    server.script = [calls_python("print('hi')"), says("")]
+
+    outcome = await server.engine().run(RunRequest(message="go"), FakeExecutor())
+
+    assert outcome.answer.startswith("The model returned an empty answer.")
+    assert "Output:\n```\nran 1\n```" in outcome.answer
 
 
 async def test_malformed_arguments_are_reported_to_the_model_not_run(

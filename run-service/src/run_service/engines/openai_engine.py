@@ -77,7 +77,7 @@ class OpenAIEngine:
             calls = _function_calls(reply) if request.use_code_interpreter else []
             if not calls:
                 return RunOutcome(
-                    answer=reply.content or "",
+                    answer=reply.content or _empty_answer(executions),
                     executions=tuple(executions.executions),
                     steps=step,
                 )
@@ -92,6 +92,10 @@ class OpenAIEngine:
             steps=self.max_steps,
             stopped_early=reason,
         )
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (call once, when the service stops)."""
+        await self._client.close()
 
     async def _complete(
         self, messages: list[ChatCompletionMessageParam], with_tool: bool
@@ -188,6 +192,15 @@ def _code_argument(arguments: str) -> str | None:
         return None
     code = parsed.get("code") if isinstance(parsed, dict) else None
     return code if isinstance(code, str) else None
+
+
+def _empty_answer(log: ExecutionLog) -> str:
+    # Some local models end with an empty message after a tool call; the user should still
+    # see what the code produced rather than a blank reply.
+    if not log.executions:
+        return "The model returned an empty answer."
+    last = render.for_answer(log.executions[-1])
+    return "The model returned an empty answer. The last code that ran:\n\n" + last
 
 
 def _step_limit_answer(reply: ChatCompletionMessage | None, log: ExecutionLog, reason: str) -> str:
