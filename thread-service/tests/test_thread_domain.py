@@ -2,9 +2,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts.runs import RequestRun, RunRequested
 from contracts.threads import CreateThread, PostUserMessage, ThreadCreated, UserMessagePosted
 from thread_service import domain
-from thread_service.errors import ThreadAlreadyExists, ThreadNotFound
+from thread_service.errors import InvalidCommand, ThreadAlreadyExists, ThreadNotFound
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 THREAD = "thread_abc123"
@@ -41,5 +42,57 @@ def test_posting_records_the_message_and_counts_it() -> None:
 
 def test_a_message_before_the_thread_exists_is_an_invalid_history() -> None:
     message = UserMessagePosted(thread_id=THREAD, message_id="msg_1", content="x", created_at=NOW)
-    with pytest.raises(ValueError, match="cannot follow"):
+    with pytest.raises(ValueError, match="cannot start a thread"):
         domain.fold([message])
+
+
+def _open_thread() -> domain.Thread:
+    state = domain.fold([ThreadCreated(thread_id=THREAD, created_at=NOW)])
+    assert state is not None
+    return state
+
+
+def test_requesting_a_chat_run_posts_the_message_then_the_request() -> None:
+    command = RequestRun(thread_id=THREAD, run_id="run_1", message_id="msg_1", content="hi")
+    events = domain.request_run(_open_thread(), command, now=NOW)
+    assert [type(e) for e in events] == [UserMessagePosted, RunRequested]
+    assert events[1] == RunRequested(
+        thread_id=THREAD, run_id="run_1", message_id="msg_1", requested_at=NOW
+    )
+
+
+def test_an_example_run_has_no_user_message() -> None:
+    command = RequestRun(thread_id=THREAD, run_id="run_1", kind="example", example="data-analysis")
+    (event,) = domain.request_run(_open_thread(), command, now=NOW)
+    assert isinstance(event, RunRequested) and event.example == "data-analysis"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        RequestRun(thread_id=THREAD, run_id="run_1"),  # a chat without a message
+        RequestRun(thread_id=THREAD, run_id="run_1", content="hi"),  # no message id
+        RequestRun(thread_id=THREAD, run_id="run_1", kind="example"),  # which example?
+        RequestRun(
+            thread_id=THREAD,
+            run_id="run_1",
+            message_id="msg_1",
+            content="x",
+            example="math-computation",
+        ),
+    ],
+)
+def test_inconsistent_run_requests_are_refused(command: RequestRun) -> None:
+    with pytest.raises(InvalidCommand):
+        domain.request_run(_open_thread(), command, now=NOW)
+
+
+def test_a_run_on_a_missing_thread_is_refused() -> None:
+    command = RequestRun(thread_id=THREAD, run_id="run_1", message_id="msg_1", content="hi")
+    with pytest.raises(ThreadNotFound):
+        domain.request_run(None, command, now=NOW)
+
+
+def test_run_events_in_the_stream_leave_the_thread_as_it_was() -> None:
+    posted = RunRequested(thread_id=THREAD, run_id="run_1", requested_at=NOW)
+    assert domain.fold([ThreadCreated(thread_id=THREAD, created_at=NOW), posted]) == _open_thread()

@@ -11,6 +11,7 @@ _ID_BODY = r"[A-Za-z0-9]{1,64}"
 THREAD_ID_PATTERN = re.compile(rf"thread_{_ID_BODY}")
 MESSAGE_ID_PATTERN = re.compile(rf"msg_{_ID_BODY}")
 FILE_ID_PATTERN = re.compile(rf"file-{_ID_BODY}")
+RUN_ID_PATTERN = re.compile(rf"run_{_ID_BODY}")
 
 # Namespace for event ids derived from a command id: a redelivered command yields the same ids.
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c3f0e-5b0a-4a55-9a4e-3f6f1e0c2d7b")
@@ -33,6 +34,16 @@ def new_message_id() -> str:
 def new_file_id() -> str:
     """A fresh file id such as `file-Ab3…` (OpenAI's shape)."""
     return f"file-{_token()}"
+
+
+def new_run_id() -> str:
+    """A fresh run id such as `run_Ab3…`."""
+    return f"run_{_token()}"
+
+
+def derived_id(name: str, *parts: str) -> uuid.UUID:
+    """A stable event id from names (e.g. a run id and a step): retries yield the same id."""
+    return uuid.uuid5(_EVENT_ID_NAMESPACE, ":".join((name, *parts)))
 
 
 def is_thread_id(value: str) -> bool:

@@ -4,16 +4,32 @@ from typing import Any
 
 from contracts.base import Contract
 from contracts.files import FileProduced, FileUploaded
+from contracts.runs import (
+    AssistantMessagePosted,
+    CodeExecuted,
+    RequestRun,
+    RunCompleted,
+    RunFailed,
+    RunRequested,
+    RunStarted,
+)
 from contracts.threads import CreateThread, PostUserMessage, ThreadCreated, UserMessagePosted
 
 COMMANDS: dict[str, type[Contract]] = {
     "thread.create": CreateThread,
     "thread.post_user_message": PostUserMessage,
+    "thread.request_run": RequestRun,
 }
 
 EVENTS: dict[str, type[Contract]] = {
     "thread.created": ThreadCreated,
     "thread.user_message_posted": UserMessagePosted,
+    "thread.assistant_message_posted": AssistantMessagePosted,
+    "run.requested": RunRequested,
+    "run.started": RunStarted,
+    "run.code_executed": CodeExecuted,
+    "run.completed": RunCompleted,
+    "run.failed": RunFailed,
     "file.uploaded": FileUploaded,
     "file.produced": FileProduced,
 }

@@ -14,10 +14,14 @@ COMMANDS_EXCHANGE = "cie.commands"
 """Topic exchange commands are sent to; each owning service binds its command types."""
 
 THREAD_COMMANDS_QUEUE = "thread-service.commands"
-THREAD_COMMAND_KEYS = ("thread.create", "thread.post_user_message")
+THREAD_COMMAND_KEYS = ("thread.create", "thread.post_user_message", "thread.request_run")
 
 GATEWAY_PROJECTIONS_QUEUE = "gateway.projections"
-THREAD_EVENT_KEYS = ("thread.*",)
+THREAD_EVENT_KEYS = ("thread.*", "run.*")
+"""Everything in thread streams: messages and the runs that answer them."""
+
+RUN_SERVICE_QUEUE = "run-service.runs"
+RUN_REQUEST_KEYS = ("run.requested",)
 
 
 def dead_letter_queue(queue: str) -> str:

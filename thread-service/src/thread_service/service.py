@@ -11,7 +11,9 @@ from contracts.envelope import Envelope
 from contracts.ids import derived_event_id
 from contracts.registry import UnknownMessageType, parse_command, parse_event
 from contracts.replies import CommandReply
-from contracts.threads import CreateThread, PostUserMessage, ThreadEvent
+from contracts.base import Contract
+from contracts.runs import RequestRun
+from contracts.threads import CreateThread, PostUserMessage
 from eventkit.envelopes import event_metadata, new_event
 from eventkit.store import NO_STREAM, ConcurrencyError, EventStore, StoredEvent
 from thread_service import domain
@@ -20,12 +22,13 @@ from thread_service.errors import InvalidCommand, ThreadServiceError
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Decider = Callable[[domain.Thread | None, Any, datetime], list[ThreadEvent]]
+Decider = Callable[[domain.Thread | None, Any, datetime], list[Contract]]
 
 # The command routing table: command contract -> domain decision.
 DECIDERS: dict[type[Any], Decider] = {
     CreateThread: lambda state, command, now: domain.create_thread(state, command, now=now),
     PostUserMessage: lambda state, command, now: domain.post_user_message(state, command, now=now),
+    RequestRun: lambda state, command, now: domain.request_run(state, command, now=now),
 }
 
 MAX_CONFLICT_RETRIES = 5
@@ -55,7 +58,7 @@ class Threads:
             earlier = _events_caused_by(stored, command)
             if earlier:  # a redelivered command: answer what it did the first time
                 return _ok(stream_id, earlier[-1].stream_version, earlier[-1].global_position)
-            state = domain.fold(_thread_event(event) for event in stored)
+            state = domain.fold(parse_event(event.event_type, dict(event.data)) for event in stored)
             decided = DECIDERS[type(contract)](state, contract, self._clock())
             metadata = event_metadata(
                 correlation_id=command.correlation_id,
@@ -93,11 +96,6 @@ def _parse(command: Envelope) -> Any:
     if type(contract) not in DECIDERS:
         raise InvalidCommand(f"thread-service does not handle {command.type!r}")
     return contract
-
-
-def _thread_event(event: StoredEvent) -> ThreadEvent:
-    parsed: ThreadEvent = parse_event(event.event_type, dict(event.data))  # type: ignore[assignment]
-    return parsed
 
 
 def _events_caused_by(stored: Sequence[StoredEvent], command: Envelope) -> list[StoredEvent]:
