@@ -1,18 +1,41 @@
+import os
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from cie_embedded.system import in_memory_system
+from cie_embedded.system import RunsConfig, in_memory_system
 from gateway.app import create_app
+from run_service.bootstrap import session_pool
+from run_service.sandbox import SandboxLimits
 
 MAX_BODY = 64 * 1024
 
+API_SANDBOX_LIMITS = SandboxLimits(
+    exec_timeout_s=10.0,
+    interrupt_grace_s=1.0,
+    warm_pool_size=2,
+    max_sessions=16,
+    preload=("numpy", "pandas", "matplotlib.pyplot"),
+)
+
+
+@pytest.fixture(scope="session")
+async def runs(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunsConfig]:
+    """One real sandbox pool for every API test (no model: the embedded default)."""
+    if shutil.which("bwrap") is None and os.environ.get("CI") == "true":
+        pytest.fail("bubblewrap (bwrap) is not installed but CI=true requires it")
+    root: Path = tmp_path_factory.mktemp("api-sandbox")
+    async with session_pool(root, API_SANDBOX_LIMITS) as pool:
+        yield RunsConfig(pool, run_timeout_s=120.0)
+
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def client(runs: RunsConfig) -> AsyncIterator[httpx.AsyncClient]:
     """The whole system in memory, driven over ASGI."""
-    app = create_app(in_memory_system, max_body_bytes=MAX_BODY)
+    app = create_app(lambda: in_memory_system(runs), max_body_bytes=MAX_BODY)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -64,7 +64,8 @@ def test_requesting_a_chat_run_posts_the_message_then_the_request() -> None:
 def test_an_example_run_has_no_user_message() -> None:
     command = RequestRun(thread_id=THREAD, run_id="run_1", kind="example", example="data-analysis")
     (event,) = domain.request_run(_open_thread(), command, now=NOW)
-    assert isinstance(event, RunRequested) and event.example == "data-analysis"
+    assert isinstance(event, RunRequested)
+    assert event.example == "data-analysis"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import files, root, threads
+from gateway.api import chat, examples, files, root, threads
 from gateway.bootstrap import GatewayDeps, wire
 from gateway.errors import install_error_handlers
 from gateway.limits import BodySizeLimit
@@ -37,6 +37,7 @@ def create_app(
             app.state.projector = wired.projector
             app.state.commands = wired.commands
             app.state.files = wired.files
+            app.state.conversations = wired.conversations
             yield
 
     app = FastAPI(
@@ -48,6 +49,8 @@ def create_app(
     app.include_router(root.router)
     app.include_router(threads.router)
     app.include_router(files.router)
+    app.include_router(chat.router)
+    app.include_router(examples.router)
     install_error_handlers(app)
     # file-service enforces the exact file-size limit; this only stops oversized bodies early.
     upload_limit = max_upload_bytes + MULTIPART_OVERHEAD

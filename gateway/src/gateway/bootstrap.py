@@ -5,13 +5,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from contracts.envelope import Envelope
 from contracts.routing import GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS
 from eventkit.bus import CommandBus, EventBus
 from eventkit.store import EventStore
 from gateway.commands import ThreadCommands
+from gateway.conversations import Conversations
 from gateway.files import FileServiceClient
 from gateway.projections.messages import MessagesView
 from gateway.projections.projector import MessagesProjector
+from gateway.runs import RunWaiter
 from gateway.settings import GatewaySettings
 
 
@@ -31,6 +34,7 @@ class GatewayDeps:
     files: FileServiceClient
     clock: Callable[[], datetime] = utc_now
     command_timeout_s: float = 10.0
+    run_timeout_s: float = 900.0
     projection_prefetch: int = 100
 
 
@@ -43,20 +47,35 @@ class Wired:
     projector: MessagesProjector
     commands: ThreadCommands
     files: FileServiceClient
+    conversations: Conversations
 
 
 async def wire(deps: GatewayDeps) -> Wired:
-    """Build the use cases and subscribe the projector to thread events."""
+    """Build the use cases and subscribe the projector and run waiters to thread events."""
     projector = MessagesProjector(deps.store, deps.view)
+    waiter = RunWaiter(deps.store)
+
+    async def on_thread_event(event: Envelope) -> None:
+        await projector.on_event(event)
+        waiter.on_event(event)
+
     await deps.events.subscribe(
         GATEWAY_PROJECTIONS_QUEUE,
         THREAD_EVENT_KEYS,
-        projector.on_event,
+        on_thread_event,
         prefetch=deps.projection_prefetch,
     )
     commands = ThreadCommands(deps.commands, projector, deps.clock, timeout=deps.command_timeout_s)
+    conversations = Conversations(
+        commands, waiter, projector, deps.files, run_timeout_s=deps.run_timeout_s
+    )
     return Wired(
-        store=deps.store, view=deps.view, projector=projector, commands=commands, files=deps.files
+        store=deps.store,
+        view=deps.view,
+        projector=projector,
+        commands=commands,
+        files=deps.files,
+        conversations=conversations,
     )
 
 
@@ -81,6 +100,7 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
                 view=SqlMessagesView(engine),
                 files=files,
                 command_timeout_s=settings.command_timeout_s,
+                run_timeout_s=settings.run_timeout_s,
                 projection_prefetch=settings.projection_prefetch,
             )
     finally:

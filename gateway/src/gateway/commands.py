@@ -6,8 +6,9 @@ from datetime import datetime
 
 from contracts.base import Contract
 from contracts.envelope import Envelope
-from contracts.ids import new_message_id, new_thread_id
+from contracts.ids import new_message_id, new_run_id, new_thread_id
 from contracts.replies import CommandReply
+from contracts.runs import ExampleName, RequestRun, RunKind
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.bus import CommandBus, CommandTimeout, PublishError
 from gateway.errors import (
@@ -56,6 +57,31 @@ class ThreadCommands:
         command = PostUserMessage(thread_id=thread_id, message_id=message_id, content=content)
         await self._send(command, thread_id)
         return message_id
+
+    async def request_run(
+        self,
+        thread_id: str,
+        *,
+        kind: RunKind,
+        content: str | None = None,
+        file_ids: tuple[str, ...] = (),
+        use_code_interpreter: bool = True,
+        example: ExampleName | None = None,
+    ) -> tuple[str, int]:
+        """Post `content` (if any) and ask for a run; returns the run id and the stream version."""
+        run_id = new_run_id()
+        command = RequestRun(
+            thread_id=thread_id,
+            run_id=run_id,
+            kind=kind,
+            message_id=None if content is None else new_message_id(),
+            content=content,
+            example=example,
+            file_ids=file_ids,
+            use_code_interpreter=use_code_interpreter,
+        )
+        reply = await self._send(command, thread_id)
+        return run_id, -1 if reply.stream_version is None else reply.stream_version
 
     async def _send(self, payload: Contract, stream_id: str) -> CommandReply:
         command = Envelope(

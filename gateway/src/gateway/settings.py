@@ -19,4 +19,5 @@ class GatewaySettings(BaseSettings):
     file_service_url: str = "http://127.0.0.1:8001"
     file_service_timeout_s: float = 60.0
     projection_prefetch: int = 100
+    run_timeout_s: float = 900.0  # how long /api/chat waits for a run's answer
     log_level: str = "INFO"

@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.base import Contract
 from contracts.envelope import Envelope
 from contracts.ids import derived_event_id
 from contracts.registry import UnknownMessageType, parse_command, parse_event
 from contracts.replies import CommandReply
-from contracts.base import Contract
 from contracts.runs import RequestRun
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.envelopes import event_metadata, new_event

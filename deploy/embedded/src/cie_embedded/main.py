@@ -9,10 +9,13 @@ import uvicorn
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cie_embedded.system import sqlite_system
+from cie_embedded.system import RunsConfig, sqlite_system
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps
+from run_service.bootstrap import engines_from, session_pool
+from run_service.engines import ModelSettings
+from run_service.settings import RunServiceSettings
 
 
 class EmbeddedSettings(BaseSettings):
@@ -31,6 +34,7 @@ class EmbeddedSettings(BaseSettings):
 def main() -> None:
     """Serve the API with SQLite under CIE_DATA_DIR and the in-memory bus."""
     settings = EmbeddedSettings()
+    run_settings = RunServiceSettings()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -39,9 +43,19 @@ def main() -> None:
 
     @asynccontextmanager
     async def system() -> AsyncIterator[GatewayDeps]:
-        async with sqlite_system(data_dir, max_upload_bytes=settings.max_upload_bytes) as deps:
-            settle_start_up_objects()
-            yield deps
+        limits = run_settings.sandbox_limits()
+        async with session_pool(data_dir / "sandbox", limits) as pool:
+            runs = RunsConfig(
+                pool,
+                engines_from(ModelSettings()),
+                concurrency=run_settings.run_concurrency,
+                run_timeout_s=run_settings.run_timeout_s,
+            )
+            async with sqlite_system(
+                data_dir, runs, max_upload_bytes=settings.max_upload_bytes
+            ) as deps:
+                settle_start_up_objects()
+                yield deps
 
     app = create_app(
         system,

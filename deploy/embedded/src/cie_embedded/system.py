@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cie_embedded.unix_server import serve_on_unix_socket
@@ -11,16 +12,33 @@ from eventkit.bus_memory import InMemoryCommandBus, InMemoryEventBus
 from eventkit.relay import Relay
 from eventkit.store import CheckpointStore, EventStore
 from eventkit.store_memory import InMemoryCheckpointStore, InMemoryEventStore
+from eventkit.store_notify import NotifyingEventStore
 from file_service import bootstrap as file_service
 from file_service.app import create_app as create_file_service_app
 from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES
 from gateway.bootstrap import GatewayDeps, file_service_http
 from gateway.projections.messages import MessagesView
 from gateway.projections.messages_memory import InMemoryMessagesView
+from run_service import bootstrap as run_service
+from run_service.runs.engines import Engines
+from run_service.runs.files_http import http_file_store
+from run_service.sandbox import SessionPool
 from thread_service import bootstrap as thread_service
 
-RELAY_POLL_S = 0.05
+RELAY_POLL_S = 0.5  # a fallback: every append wakes the relay at once
 FILE_SERVICE_TIMEOUT_S = 60.0
+FILE_SERVICE_URL = "http://file-service"
+
+
+@dataclass(frozen=True)
+class RunsConfig:
+    """What the embedded run-service runs on: a started session pool and the engines."""
+
+    pool: SessionPool
+    engines: Engines = field(default_factory=Engines)
+    concurrency: int = 4
+    run_timeout_s: float = 900.0
+
 
 FileServiceDepsFactory = Callable[[], AbstractAsyncContextManager[file_service.FileServiceDeps]]
 
@@ -31,20 +49,41 @@ async def embedded_system(
     checkpoints: CheckpointStore,
     view: MessagesView,
     file_service_deps: FileServiceDepsFactory,
+    runs: RunsConfig,
 ) -> AsyncIterator[GatewayDeps]:
-    """Start thread-service, file-service and the relay here; yield what the gateway needs."""
+    """Start thread-, run- and file-service and the relay here; yield what the gateway needs."""
     events = InMemoryEventBus()
     commands = InMemoryCommandBus()
-    await thread_service.start(thread_service.Deps(store=store, commands=commands))
     relay = Relay(store, events, checkpoints)
+    store = NotifyingEventStore(store, relay.wake)
+    await thread_service.start(thread_service.Deps(store=store, commands=commands))
     relaying = asyncio.create_task(relay.run(poll_interval=RELAY_POLL_S))
     files_app = create_file_service_app(file_service_deps)
     try:
         async with (
             serve_on_unix_socket(files_app, "file-service") as socket,
-            file_service_http("http://file-service", FILE_SERVICE_TIMEOUT_S, uds=socket) as files,
+            file_service_http(FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_S, uds=socket) as files,
+            http_file_store(FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_S, uds=socket) as run_files,
         ):
-            yield GatewayDeps(store=store, events=events, commands=commands, view=view, files=files)
+            await run_service.start(
+                run_service.Deps(
+                    store=store,
+                    events=events,
+                    files=run_files,
+                    pool=runs.pool,
+                    engines=runs.engines,
+                    run_concurrency=runs.concurrency,
+                    run_timeout_s=runs.run_timeout_s,
+                )
+            )
+            yield GatewayDeps(
+                store=store,
+                events=events,
+                commands=commands,
+                view=view,
+                files=files,
+                run_timeout_s=runs.run_timeout_s,
+            )
     finally:
         relaying.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -54,9 +93,9 @@ async def embedded_system(
 
 @asynccontextmanager
 async def in_memory_system(
-    *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    runs: RunsConfig, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 ) -> AsyncIterator[GatewayDeps]:
-    """Everything in memory: nothing survives the process (tests, demos)."""
+    """Everything in memory but the sandbox's files: nothing survives the process (tests)."""
     store = InMemoryEventStore()
 
     @asynccontextmanager
@@ -71,14 +110,14 @@ async def in_memory_system(
             )
 
     async with embedded_system(
-        store, InMemoryCheckpointStore(), InMemoryMessagesView(), files
+        store, InMemoryCheckpointStore(), InMemoryMessagesView(), files, runs
     ) as deps:
         yield deps
 
 
 @asynccontextmanager
 async def sqlite_system(
-    data_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    data_dir: Path, runs: RunsConfig, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 ) -> AsyncIterator[GatewayDeps]:
     """Events, read models and blobs under `data_dir` (an absolute path): survives restarts."""
     from eventkit.sql import create_engine
@@ -108,7 +147,7 @@ async def sqlite_system(
 
     try:
         async with embedded_system(
-            store, SqlCheckpointStore(engine), SqlMessagesView(engine), files
+            store, SqlCheckpointStore(engine), SqlMessagesView(engine), files, runs
         ) as deps:
             yield deps
     finally:

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 from contracts.ids import FILE_ID_PATTERN, THREAD_ID_PATTERN
 from eventkit.store import EventStore
 from gateway.commands import ThreadCommands
+from gateway.conversations import Conversations
 from gateway.errors import BadRequest
 from gateway.projections.messages import MessagesView
 from gateway.projections.projector import MessagesProjector
@@ -16,6 +17,11 @@ from gateway.projections.projector import MessagesProjector
 def get_commands(request: Request) -> ThreadCommands:
     commands: ThreadCommands = request.app.state.commands
     return commands
+
+
+def get_conversations(request: Request) -> Conversations:
+    conversations: Conversations = request.app.state.conversations
+    return conversations
 
 
 def get_view(request: Request) -> MessagesView:
@@ -54,6 +60,7 @@ def valid_file_id(file_id: Annotated[str, Path(description="`file-…`")]) -> st
 
 
 CommandsDep = Annotated[ThreadCommands, Depends(get_commands)]
+ConversationsDep = Annotated[Conversations, Depends(get_conversations)]
 ViewDep = Annotated[MessagesView, Depends(get_view)]
 ProjectorDep = Annotated[MessagesProjector, Depends(get_projector)]
 StoreDep = Annotated[EventStore, Depends(get_store)]

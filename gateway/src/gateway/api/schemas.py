@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.runs import MAX_ATTACHED_FILES
 from contracts.threads import MAX_MESSAGE_CHARS
 
 
@@ -88,3 +89,46 @@ class FileMeta(BaseModel):
     profile: dict[str, Any] | None = Field(
         default=None, description="Tables: columns, types, rows, samples. PDF: pages, first text"
     )
+
+
+FILE_IDS_HELP = "Uploaded files to put in /mnt/data for this and later runs of the thread"
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    thread_id: str | None = Field(default=None, description="Omit to start a new thread")
+    use_code_interpreter: bool = True
+    file_ids: list[str] = Field(
+        default_factory=list, max_length=MAX_ATTACHED_FILES, description=FILE_IDS_HELP
+    )
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    file_ids: list[str] = Field(
+        default_factory=list, max_length=MAX_ATTACHED_FILES, description=FILE_IDS_HELP
+    )
+    thread_id: str | None = Field(default=None, description="Omit to start a new thread")
+
+
+class MessageFileOut(BaseModel):
+    file_id: str = Field(examples=["file-abc123"])
+    type: Literal["image_file"] = "image_file"
+
+
+class FilePathAnnotationOut(BaseModel):
+    type: Literal["file_path"] = "file_path"
+    file_id: str
+    text: str = Field(description="The file's name in /mnt/data", examples=["sales_chart.png"])
+
+
+class ChatResponse(BaseModel):
+    thread_id: str
+    message: str = Field(description="The answer, with what the code printed and its errors")
+    files: list[MessageFileOut] = Field(description="Images the run generated")
+    annotations: list[FilePathAnnotationOut] = Field(description="Every file the run generated")
+    run_id: str = Field(description="The run; its steps are in the thread's events (extension)")

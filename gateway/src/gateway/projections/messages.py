@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.registry import parse_event
+from contracts.runs import AssistantMessagePosted
 from contracts.threads import ThreadCreated, UserMessagePosted
 from eventkit.store import StoredEvent
 
@@ -108,5 +109,15 @@ def row_for(event: StoredEvent) -> ThreadRow | MessageRow | None:
                 role="user",
                 content=contract.content,
                 created_at=unix_seconds(contract.created_at),
+            )
+        case AssistantMessagePosted():
+            return MessageRow(
+                id=contract.message_id,
+                thread_id=contract.thread_id,
+                version=event.stream_version,
+                role="assistant",
+                content=contract.content,
+                created_at=unix_seconds(contract.created_at),
+                annotations=tuple(a.model_dump(mode="json") for a in contract.annotations),
             )
     return None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 Snapshot = dict[str, tuple[int, int]]
 _SCAN_LIMIT = 10_000  # entries; a directory bomb must not stall the host
@@ -58,3 +62,32 @@ def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
         if st.st_size > max_bytes:
             raise ValueError(f"{rel!r} is larger than {max_bytes} bytes")
         return f.read(max_bytes + 1)[:max_bytes]
+
+
+@contextlib.contextmanager
+def incoming_file(root: Path, name: str, uid: int | None) -> Iterator[BinaryIO]:
+    """A file to write that appears as root/name when the block ends, never through a symlink.
+
+    Writes a fresh temporary entry (O_EXCL|O_NOFOLLOW), then renames it over `name`: a rename
+    replaces the directory entry itself, so a symlink the session planted there is replaced,
+    never written through. On an error nothing appears.
+    """
+    if "/" in name or "\x00" in name or name in ("", ".", ".."):
+        raise ValueError(f"bad file name {name!r}")
+    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    temp = f".incoming-{uuid.uuid4().hex}"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(temp, flags, 0o644, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out
+            if uid is not None:
+                os.chown(temp, uid, uid, dir_fd=dir_fd, follow_symlinks=False)
+            os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)

@@ -11,7 +11,9 @@ import shutil
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from run_service.sandbox import files
 from run_service.sandbox.sandbox import Sandbox
@@ -55,6 +57,21 @@ class SessionPool:
     def read_file(self, thread_id: str, rel: str) -> bytes:
         """Read a (generated) file of the thread without following symlinks."""
         return files.read_file(self.workdir(thread_id), rel, self.limits.max_read_bytes)
+
+    @contextlib.contextmanager
+    def incoming_file(self, thread_id: str, name: str) -> Iterator[BinaryIO]:
+        """Write a file into the thread's /mnt/data (symlink-safe, owned by its session)."""
+        workdir = self.workdir(thread_id)
+        workdir.mkdir(mode=0o700, exist_ok=True)
+        session = self._live.get(thread_id)
+        # Without a live session the file is handed over when a session adopts the workdir.
+        uid = session.uid if session is not None else None
+        with files.incoming_file(workdir, name, uid) as out:
+            yield out
+
+    def has_file(self, thread_id: str, name: str) -> bool:
+        """Whether /mnt/data of the thread holds a regular file called `name`."""
+        return (self.workdir(thread_id) / name).is_file()
 
     async def execute(self, thread_id: str, code: str, timeout: float | None = None) -> ExecResult:
         """Run code in the thread's session, starting or claiming one if needed."""

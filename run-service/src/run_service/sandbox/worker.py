@@ -61,10 +61,33 @@ def _run(code: str, ns: dict[str, Any]) -> Any:
     return eval(compile(ast.Expression(last), "<cell>", "eval"), ns)
 
 
-def _save_figures(counter: int) -> list[str]:
-    """Save every open matplotlib figure as PNG in the cwd and close it (plt.show is a no-op)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".pdf", ".gif", ".webp")
+
+
+def _wrote_images_since(started_at: float) -> bool:
+    """Whether the cell saved an image into the cwd itself (then open figures are its drafts)."""
+    try:
+        with os.scandir(".") as entries:
+            return any(
+                e.name.lower().endswith(IMAGE_SUFFIXES)
+                and e.is_file(follow_symlinks=False)
+                and e.stat(follow_symlinks=False).st_mtime >= started_at
+                for e in entries
+            )
+    except OSError:
+        return False
+
+
+def _save_figures(counter: int, started_at: float) -> list[str]:
+    """Save every open matplotlib figure as PNG in the cwd and close it (plt.show is a no-op).
+
+    A cell that saved images itself (plt.savefig) gets no extra copies of its figures.
+    """
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
+        return []
+    if _wrote_images_since(started_at):
+        plt.close("all")
         return []
     saved = []
     for i, num in enumerate(plt.get_fignums()):
@@ -82,6 +105,7 @@ def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[st
     out, err = CappedStream(), CappedStream()
     reply: dict[str, Any] = {"result": None, "error": None}
     start = time.perf_counter()
+    started_at = time.time() - 0.01  # file mtimes are coarser than perf_counter
     sys.stdout, sys.stderr = out, err
     try:
         value = _run(code, ns)
@@ -93,7 +117,7 @@ def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[st
         reply["error"] = {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(tb)}
     finally:
         try:
-            reply["figures"] = _save_figures(counter)
+            reply["figures"] = _save_figures(counter, started_at)
         except BaseException:
             reply["figures"] = []
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__

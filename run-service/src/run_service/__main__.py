@@ -1,0 +1,3 @@
+from run_service.main import main
+
+main()

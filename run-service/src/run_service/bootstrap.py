@@ -1,0 +1,108 @@
+"""The composition root: wires run-service to whichever adapters it is given."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contracts.routing import RUN_REQUEST_KEYS, RUN_SERVICE_QUEUE
+from eventkit.bus import EventBus
+from eventkit.store import EventStore
+from run_service.engines import ModelSettings, NoModelEngine, engine_from_settings
+from run_service.runs.engines import Engines
+from run_service.runs.files import FileStore
+from run_service.runs.processor import RunProcessor
+from run_service.sandbox import SandboxLimits, SessionPool, default_sandbox
+from run_service.settings import RunServiceSettings
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything run-service needs from outside."""
+
+    store: EventStore
+    events: EventBus
+    files: FileStore
+    pool: SessionPool
+    engines: Engines
+    clock: Callable[[], datetime] = utc_now
+    run_concurrency: int = 4
+    run_timeout_s: float = 900.0
+
+
+def engines_from(model: ModelSettings) -> Engines:
+    """The configured model, if any, beside the built-in programs."""
+    engine = engine_from_settings(model)
+    if isinstance(engine, NoModelEngine):
+        return Engines()
+    return Engines(model=engine, model_name=model.name)
+
+
+@asynccontextmanager
+async def session_pool(root: Path, limits: SandboxLimits) -> AsyncIterator[SessionPool]:
+    """A started pool of sandboxed sessions under `root` (bubblewrap, else rlimits only)."""
+    await asyncio.to_thread(_prepare_root, root)
+    pool = SessionPool(default_sandbox(limits), root)
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _prepare_root(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o711)  # per-session uids must traverse to their own directory
+
+
+async def start(deps: Deps) -> RunProcessor:
+    """Start taking run requests; returns the use case (for embedding and tests)."""
+    processor = RunProcessor(
+        deps.store,
+        deps.pool,
+        deps.files,
+        deps.engines,
+        deps.clock,
+        run_timeout_s=deps.run_timeout_s,
+    )
+    await deps.events.subscribe(
+        RUN_SERVICE_QUEUE, RUN_REQUEST_KEYS, processor.on_event, prefetch=deps.run_concurrency
+    )
+    return processor
+
+
+@asynccontextmanager
+async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
+    """SQL store, RabbitMQ, file-service over HTTP and a sandbox pool, from settings."""
+    from eventkit.bus_rabbit import RabbitBus
+    from eventkit.sql import create_engine
+    from eventkit.store_sql import sql_event_store
+    from run_service.runs.files_http import http_file_store
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with (
+            RabbitBus.connect(settings.amqp_url) as bus,
+            http_file_store(settings.file_service_url, settings.file_service_timeout_s) as files,
+            session_pool(settings.sandbox_dir.resolve(), settings.sandbox_limits()) as pool,
+        ):
+            yield Deps(
+                store=sql_event_store(engine),
+                events=bus,
+                files=files,
+                pool=pool,
+                engines=engines_from(ModelSettings()),
+                run_concurrency=settings.run_concurrency,
+                run_timeout_s=settings.run_timeout_s,
+            )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""Runs: taking run requests from thread streams, executing them in order, recording events."""

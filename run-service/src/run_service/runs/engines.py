@@ -1,0 +1,38 @@
+"""Which engine answers a run: a built-in program, the configured model, or no model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.runs import RunRequested
+from run_service.engines import Engine, NoModelEngine
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine for one run and the name recorded in `run.started`."""
+
+    engine: Engine
+    name: str
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The configured model engine (None: no model) and the built-in programs."""
+
+    model: Engine | None = None
+    model_name: str | None = None
+
+    def for_run(self, request: RunRequested) -> EngineChoice:
+        """Examples always run their program; analysis without a model runs the built-in one."""
+        if request.kind == "example" and request.example is not None:
+            from run_service.programs import ProgramEngine  # TEMP lazy until programs land
+
+            return EngineChoice(ProgramEngine(request.example), f"program:{request.example}")
+        if self.model is None:
+            if request.kind == "analyze":
+                from run_service.programs import ProgramEngine  # TEMP lazy until programs land
+
+                return EngineChoice(ProgramEngine("analyze"), "program:analyze")
+            return EngineChoice(NoModelEngine(), "no-model")
+        return EngineChoice(self.model, f"model:{self.model_name}")

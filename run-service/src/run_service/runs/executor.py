@@ -1,0 +1,50 @@
+"""A CodeExecutor that records every execution as a `run.code_executed` event as it happens."""
+
+from __future__ import annotations
+
+from contracts.runs import CodeError, CodeExecuted
+from run_service.engines import CodeExecutor, Execution
+from run_service.runs.recorder import RunRecorder
+
+
+class RecordingExecutor:
+    """Runs code through `inner`, then appends what happened before the engine sees it."""
+
+    def __init__(self, inner: CodeExecutor, recorder: RunRecorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self.executions: list[Execution] = []
+
+    async def execute(self, code: str) -> Execution:
+        execution = await self._inner.execute(code)
+        step = len(self.executions)
+        self.executions.append(execution)
+        await self._recorder.record(
+            (f"code:{step}", code_executed(self._recorder, step, execution))
+        )
+        return execution
+
+    def written_files(self) -> list[str]:
+        """Every file the run's code wrote or changed, first write first, without repeats."""
+        return list(dict.fromkeys(name for e in self.executions for name in e.files))
+
+
+def code_executed(recorder: RunRecorder, step: int, execution: Execution) -> CodeExecuted:
+    """The event for one execution."""
+    error = execution.error
+    return CodeExecuted(
+        thread_id=recorder.thread_id,
+        run_id=recorder.run_id,
+        step=step,
+        code=execution.code,
+        stdout=execution.stdout,
+        stderr=execution.stderr,
+        result=execution.result,
+        error=None
+        if error is None
+        else CodeError(type=error.type, message=error.message, traceback=error.traceback),
+        duration_ms=max(execution.duration_ms, 0.0),
+        files=execution.files,
+        state_lost=execution.state_lost,
+        notice=execution.notice,
+    )

@@ -1,0 +1,106 @@
+"""What run-service reads from a thread's stream: its runs in order and its conversation.
+
+Pure functions over stored events; the stream is the only record of which runs are pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from contracts.registry import UnknownMessageType, parse_event
+from contracts.runs import (
+    AssistantMessagePosted,
+    RunCompleted,
+    RunFailed,
+    RunRequested,
+    RunStarted,
+)
+from contracts.threads import UserMessagePosted
+from eventkit.store import StoredEvent
+from run_service.engines import HistoryMessage
+
+
+@dataclass
+class RunRecord:
+    """One requested run and how far it got."""
+
+    request: RunRequested
+    event: StoredEvent
+    started: bool = False
+    ended: bool = False
+
+
+@dataclass
+class ThreadLog:
+    """A thread's runs in request order, and its messages by id in posting order."""
+
+    runs: list[RunRecord] = field(default_factory=list)
+    messages: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (role, text)
+    message_order: list[str] = field(default_factory=list)
+    version: int = -1
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """The run with this id, if requested."""
+        return next((r for r in self.runs if r.request.run_id == run_id), None)
+
+    def unfinished_through(self, run_id: str) -> list[RunRecord]:
+        """Runs not yet ended, oldest first, up to and including `run_id`."""
+        pending: list[RunRecord] = []
+        for record in self.runs:
+            if not record.ended:
+                pending.append(record)
+            if record.request.run_id == run_id:
+                return pending
+        return []
+
+    def history_before(self, record: RunRecord) -> tuple[HistoryMessage, ...]:
+        """The conversation before the run's own message (what a model is shown)."""
+        own = record.request.message_id
+        history: list[HistoryMessage] = []
+        for message_id in self.message_order:
+            if message_id == own:
+                break
+            role, text = self.messages[message_id]
+            history.append(
+                HistoryMessage(role="user" if role == "user" else "assistant", content=text)
+            )
+        return tuple(history)
+
+    def attached_through(self, record: RunRecord) -> list[str]:
+        """File ids attached by this run and every earlier one, first attachment first."""
+        seen: dict[str, None] = {}
+        for earlier in self.runs:
+            for file_id in earlier.request.file_ids:
+                seen.setdefault(file_id)
+            if earlier is record:
+                break
+        return list(seen)
+
+
+def read_thread_log(events: Sequence[StoredEvent]) -> ThreadLog:
+    """Fold a thread's stored events into its run records and messages."""
+    log = ThreadLog()
+    by_run: dict[str, RunRecord] = {}
+    for event in events:
+        log.version = event.stream_version
+        try:
+            contract = parse_event(event.event_type, dict(event.data))
+        except UnknownMessageType:
+            continue  # written by a newer version: nothing a run depends on
+        match contract:
+            case RunRequested():
+                record = RunRecord(request=contract, event=event)
+                by_run[contract.run_id] = record
+                log.runs.append(record)
+            case RunStarted() if contract.run_id in by_run:
+                by_run[contract.run_id].started = True
+            case RunCompleted() | RunFailed() if contract.run_id in by_run:
+                by_run[contract.run_id].ended = True
+            case UserMessagePosted():
+                log.messages[contract.message_id] = ("user", contract.content)
+                log.message_order.append(contract.message_id)
+            case AssistantMessagePosted():
+                log.messages[contract.message_id] = ("assistant", contract.content)
+                log.message_order.append(contract.message_id)
+    return log

@@ -1,0 +1,45 @@
+"""run-service configuration, from CIE_* environment variables (the model: CIE_MODEL_*)."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from run_service.sandbox import SandboxLimits
+
+MiB = 1024 * 1024
+
+
+class RunServiceSettings(BaseSettings):
+    """Read once, in main.py (the embedded system reads the sandbox part too)."""
+
+    model_config = SettingsConfigDict(env_prefix="CIE_", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    file_service_url: str = "http://127.0.0.1:8001"
+    file_service_timeout_s: float = 120.0
+    run_concurrency: int = 4  # runs of different threads at once; one thread runs one at a time
+    run_timeout_s: float = 900.0
+    sandbox_dir: Path = Path("./data/sandbox")
+    sandbox_exec_timeout_s: float = 60.0
+    sandbox_memory_mb: int = 1024
+    sandbox_max_processes: int = 64
+    sandbox_max_file_mb: int = 100
+    sandbox_tmp_mb: int = 64
+    sandbox_idle_ttl_s: float = 20 * 60
+    sandbox_max_sessions: int = 32
+    sandbox_warm_pool: int = 2
+    log_level: str = "INFO"
+
+    def sandbox_limits(self) -> SandboxLimits:
+        """The per-session limits these settings ask for."""
+        return SandboxLimits(
+            memory_bytes=self.sandbox_memory_mb * MiB,
+            max_processes=self.sandbox_max_processes,
+            max_file_bytes=self.sandbox_max_file_mb * MiB,
+            tmp_bytes=self.sandbox_tmp_mb * MiB,
+            exec_timeout_s=self.sandbox_exec_timeout_s,
+            idle_ttl_s=self.sandbox_idle_ttl_s,
+            max_sessions=self.sandbox_max_sessions,
+            warm_pool_size=self.sandbox_warm_pool,
+        )

@@ -1,0 +1,196 @@
+"""RunProcessor with the real sandbox: events in order, one run at a time, crashes and failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from runs_support import new_thread, request_run, types_of, utc_now
+
+from contracts.ids import derived_id
+from contracts.runs import AssistantMessagePosted, CodeExecuted, RunFailed, RunStarted
+from eventkit.envelopes import event_metadata, new_event
+from eventkit.store_memory import InMemoryEventStore
+from run_service.engines import OpenAIEngine
+from run_service.runs.engines import Engines
+from run_service.runs.files import InMemoryFileStore
+from run_service.runs.processor import INTERRUPTED, RunProcessor
+from run_service.sandbox import SessionPool
+
+PLOT = (
+    "```python\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n"
+    "plt.savefig('line.png')\nprint('saved')\n```"
+)
+
+
+@pytest.fixture
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
+
+
+@pytest.fixture
+def files() -> InMemoryFileStore:
+    return InMemoryFileStore()
+
+
+@pytest.fixture
+async def processor(
+    store: InMemoryEventStore, files: InMemoryFileStore, pool: SessionPool
+) -> AsyncIterator[RunProcessor]:
+    return RunProcessor(store, pool, files, Engines(), utc_now)
+
+
+async def answer_of(store: InMemoryEventStore, thread_id: str) -> AssistantMessagePosted:
+    (event,) = [
+        e
+        for e in await store.read_stream(thread_id)
+        if e.event_type.endswith("posted") and e.data["type"] == "thread.assistant_message_posted"
+    ]
+    return AssistantMessagePosted.model_validate(dict(event.data))
+
+
+async def test_a_run_records_each_step_and_its_answer_names_the_real_output(
+    store: InMemoryEventStore, files: InMemoryFileStore, processor: RunProcessor
+) -> None:
+    thread_id = await new_thread(store)
+    request = await request_run(store, thread_id, PLOT)
+
+    await processor.on_event(request)
+
+    assert (await types_of(store, thread_id))[-4:] == [
+        "run.started",
+        "run.code_executed",
+        "thread.assistant_message_posted",
+        "run.completed",
+    ]
+    answer = await answer_of(store, thread_id)
+    assert "saved" in answer.content
+    (image,) = answer.files
+    (annotation,) = answer.annotations
+    assert annotation.file_id == image.file_id
+    assert annotation.text == "line.png"
+    kept = files.files[image.file_id][1]
+    assert kept.startswith(b"\x89PNG")
+    assert files.produced == [(image.file_id, thread_id, request.payload["run_id"])]
+
+
+async def test_a_redelivered_request_does_not_run_twice(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    thread_id = await new_thread(store)
+    request = await request_run(store, thread_id, "```python\nprint('once')\n```")
+
+    await processor.on_event(request)
+    before = await types_of(store, thread_id)
+    await processor.on_event(request)
+
+    assert await types_of(store, thread_id) == before
+
+
+async def test_runs_of_a_thread_execute_in_the_order_they_were_asked_for(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    thread_id = await new_thread(store)
+    first = await request_run(store, thread_id, "```python\nx = 41\n```")
+    second = await request_run(store, thread_id, "```python\nprint(x + 1)\n```")
+
+    # The second delivery arrives first (a redelivery reordered them): the first still goes first.
+    await asyncio.gather(processor.on_event(second), processor.on_event(first))
+
+    events = await store.read_stream(thread_id)
+    started = [e.data["run_id"] for e in events if e.event_type == "run.started"]
+    assert started == [first.payload["run_id"], second.payload["run_id"]]
+    outputs = [e.data["stdout"] for e in events if e.event_type == "run.code_executed"]
+    assert outputs == ["", "42\n"]
+
+
+async def test_a_run_cut_off_by_a_crash_fails_with_a_reason_and_the_next_one_runs(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    thread_id = await new_thread(store)
+    crashed = await request_run(store, thread_id, "```python\nprint(1)\n```")
+    started = RunStarted(
+        thread_id=thread_id,
+        run_id=crashed.payload["run_id"],
+        engine="no-model",
+        isolation="x",
+        started_at=utc_now(),
+    )
+    metadata = event_metadata(
+        correlation_id=crashed.correlation_id, causation_id=None, occurred_at=utc_now()
+    )
+    await store.append(
+        thread_id,
+        [new_event(derived_id(started.run_id, "started"), started, metadata)],
+        expected_version=None,
+    )
+    following = await request_run(store, thread_id, "```python\nprint('after')\n```")
+
+    await processor.on_event(following)
+
+    events = await store.read_stream(thread_id)
+    (failed,) = [
+        RunFailed.model_validate(dict(e.data)) for e in events if e.event_type == "run.failed"
+    ]
+    assert failed.run_id == crashed.payload["run_id"]
+    assert failed.reason == INTERRUPTED
+    executed = [
+        CodeExecuted.model_validate(dict(e.data))
+        for e in events
+        if e.event_type == "run.code_executed"
+    ]
+    assert [e.stdout for e in executed] == ["after\n"]
+    assert (await types_of(store, thread_id))[-1] == "run.completed"
+
+
+async def test_an_attached_file_is_in_mnt_data_under_its_name(
+    store: InMemoryEventStore, files: InMemoryFileStore, processor: RunProcessor
+) -> None:
+    file_id = files.add("sales.csv", b"a,b\n1,2\n3,4\n")
+    thread_id = await new_thread(store)
+    code = (
+        "```python\nimport pandas as pd\nprint(pd.read_csv('/mnt/data/sales.csv')['b'].sum())\n```"
+    )
+
+    await processor.on_event(await request_run(store, thread_id, code, file_ids=(file_id,)))
+
+    assert "6" in (await answer_of(store, thread_id)).content
+
+
+async def test_an_unknown_attached_file_fails_the_run_saying_so(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    thread_id = await new_thread(store)
+    request = await request_run(store, thread_id, "hi", file_ids=("file-doesnotexist",))
+
+    await processor.on_event(request)
+
+    (last,) = (await store.read_stream(thread_id))[-1:]
+    assert last.event_type == "run.failed"
+    assert "file-doesnotexist" in last.data["reason"]
+
+
+async def test_a_model_server_that_is_down_fails_the_run_with_the_reason(
+    store: InMemoryEventStore, files: InMemoryFileStore, pool: SessionPool
+) -> None:
+    model = OpenAIEngine("http://127.0.0.1:9/v1", "k", "m", timeout=2.0, max_retries=0)
+    processor = RunProcessor(store, pool, files, Engines(model=model, model_name="m"), utc_now)
+    thread_id = await new_thread(store)
+
+    await processor.on_event(await request_run(store, thread_id, "hello"))
+
+    events = await store.read_stream(thread_id)
+    assert [e.event_type for e in events][-2:] == ["run.started", "run.failed"]
+    assert events[-1].data["reason"].startswith("The model could not answer")
+    assert events[-2].data["engine"] == "model:m"
+
+
+async def test_a_plain_message_without_a_model_is_answered_with_how_to_configure_one(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    thread_id = await new_thread(store)
+
+    await processor.on_event(await request_run(store, thread_id, "What is the mean of my data?"))
+
+    assert "CIE_MODEL_BASE_URL" in (await answer_of(store, thread_id)).content
