@@ -4,9 +4,12 @@ import asyncio
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.migrate import upgrade_event_store
+from eventkit.pg_listen import EVENTS_CHANNEL, listening
 from eventkit.store import (
     NO_STREAM,
     AppendResult,
@@ -104,3 +107,29 @@ async def test_cancelled_append_leaves_the_pool_usable(pg_engine: AsyncEngine) -
     stream = f"test_{uuid4().hex}"
     result = await store.append(stream, [new_event()], expected_version=NO_STREAM)
     assert result.stream_version == 0
+
+
+@pytest.mark.parametrize("statement", ["UPDATE events SET data = '{}'", "DELETE FROM events"])
+async def test_stored_events_cannot_be_changed_or_removed(
+    pg_engine: AsyncEngine, statement: str
+) -> None:
+    store = PostgresEventStore(pg_engine)
+    stream = new_stream()
+    await store.append(stream, [new_event()], expected_version=NO_STREAM)
+
+    async with pg_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await conn.execute(text(statement))
+
+    assert len(await store.read_stream(stream)) == 1
+
+
+async def test_an_append_notifies_listeners_at_commit(
+    pg_engine: AsyncEngine, postgres_url: str
+) -> None:
+    store = PostgresEventStore(pg_engine)
+    woken = asyncio.Event()
+    async with listening(postgres_url, EVENTS_CHANNEL, woken.set) as notified:
+        assert notified
+        await store.append(new_stream(), [new_event()], expected_version=NO_STREAM)
+        await asyncio.wait_for(woken.wait(), timeout=5)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.migrate import upgrade_event_store
@@ -60,3 +62,18 @@ async def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'twice.db'}"
     await upgrade_event_store(url)
     await upgrade_event_store(url)
+
+
+@pytest.mark.parametrize("statement", ["UPDATE events SET data = '{}'", "DELETE FROM events"])
+async def test_stored_events_cannot_be_changed_or_removed(
+    sqlite_engine: AsyncEngine, statement: str
+) -> None:
+    store = SqliteEventStore(sqlite_engine)
+    stream = new_stream()
+    await store.append(stream, [new_event()], expected_version=NO_STREAM)
+
+    async with sqlite_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await conn.execute(text(statement))
+
+    assert len(await store.read_stream(stream)) == 1

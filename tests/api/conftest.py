@@ -14,7 +14,7 @@ from run_service.sandbox import SandboxLimits
 MAX_BODY = 64 * 1024
 
 API_SANDBOX_LIMITS = SandboxLimits(
-    exec_timeout_s=10.0,
+    exec_timeout_s=4.0,
     interrupt_grace_s=1.0,
     warm_pool_size=2,
     max_sessions=16,

@@ -49,6 +49,7 @@ class Distributed:
     base_url: str
     env: dict[str, str]
     files_env: dict[str, str]
+    runs_env: dict[str, str]
     logs: Path
     services: dict[str, Service] = field(default_factory=dict)
 
@@ -72,7 +73,7 @@ def distributed_env(postgres_url: str, isolated_amqp_url: str) -> dict[str, str]
 def system(
     distributed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Distributed]:
-    """gateway, thread-service, file-service and relay as OS processes, after the migrations."""
+    """gateway, thread-, run- and file-service and relay as OS processes, after the migrations."""
     env = distributed_env
     for job in ("gateway.migrate", "file_service.migrate"):
         migrated = run_to_completion(job, env)
@@ -88,13 +89,20 @@ def system(
         "PORT": str(port),
         "CIE_FILE_SERVICE_URL": f"http://127.0.0.1:{files_port}",
     }
+    runs_env = {
+        **env,
+        "CIE_FILE_SERVICE_URL": f"http://127.0.0.1:{files_port}",
+        "CIE_SANDBOX_DIR": str(tmp_path_factory.mktemp("sandbox")),
+        "CIE_SANDBOX_EXEC_TIMEOUT_S": "20",
+    }
     logs = tmp_path_factory.mktemp("logs")
-    system = Distributed(f"http://127.0.0.1:{port}", env, files_env, logs)
+    system = Distributed(f"http://127.0.0.1:{port}", env, files_env, runs_env, logs)
     system.services.update(
         {
             "thread-service": Service("thread-service", "thread_service", env, logs),
             "relay": Service("relay", "eventkit.relay_main", env, logs),
             "file-service": Service("file-service", "file_service", files_env, logs),
+            "run-service": Service("run-service", "run_service", runs_env, logs),
             "gateway": Service("gateway", "gateway", gateway_env, logs),
         }
     )

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.bus_rabbit import RabbitBus
+from eventkit.pg_listen import EVENTS_CHANNEL, listening
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from eventkit.relay import Relay
 from eventkit.sql import create_engine, is_postgres
@@ -31,7 +32,8 @@ class RelaySettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    relay_poll_s: float = 0.05
+    relay_poll_s: float = 0.05  # without PostgreSQL notifications (SQLite)
+    relay_poll_notified_s: float = 0.5  # a fallback: each commit of events wakes the relay
     relay_batch_size: int = 500
     log_level: str = "INFO"
 
@@ -49,6 +51,15 @@ async def leadership(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
 
 
+@contextlib.asynccontextmanager
+async def _wake_ups(engine: AsyncEngine, url: str, relay: Relay) -> AsyncIterator[bool]:
+    if not is_postgres(engine):
+        yield False
+        return
+    async with listening(url, EVENTS_CHANNEL, relay.wake) as notified:
+        yield notified
+
+
 async def serve(settings: RelaySettings) -> None:
     """Publish committed events until SIGTERM or SIGINT."""
     engine = create_engine(settings.database_url)
@@ -60,13 +71,15 @@ async def serve(settings: RelaySettings) -> None:
                 SqlCheckpointStore(engine),
                 batch_size=settings.relay_batch_size,
             )
-            publishing = asyncio.create_task(relay.run(poll_interval=settings.relay_poll_s))
-            settle_start_up_objects()
-            logger.info("relay ready")
-            await wait_for_shutdown()
-            publishing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await publishing
+            async with _wake_ups(engine, settings.database_url, relay) as notified:
+                poll = settings.relay_poll_notified_s if notified else settings.relay_poll_s
+                publishing = asyncio.create_task(relay.run(poll_interval=poll))
+                settle_start_up_objects()
+                logger.info("relay ready (%s)", "notified" if notified else f"polling {poll} s")
+                await wait_for_shutdown()
+                publishing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await publishing
     finally:
         await engine.dispose()
     logger.info("relay stopped")

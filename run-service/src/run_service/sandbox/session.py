@@ -122,6 +122,11 @@ class Session:
             reply, await asyncio.to_thread(files.snapshot, self.workdir), before
         )
         result.timed_out = timed_out
+        if timed_out:
+            result.notice = (
+                f"The code ran past its {timeout:g} s time limit and was interrupted; "
+                "the session and its variables are kept."
+            )
         return result
 
     async def _interrupt(self, pending: asyncio.Future[dict[str, Any]]) -> dict[str, Any] | None:

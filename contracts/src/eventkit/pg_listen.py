@@ -1,0 +1,42 @@
+"""Wake-ups from PostgreSQL LISTEN/NOTIFY on a dedicated asyncpg connection."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "cie_events"
+"""Notified at each commit that inserted events (migration 0002)."""
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """`postgresql+asyncpg://…` as asyncpg wants it."""
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextlib.asynccontextmanager
+async def listening(url: str, channel: str, on_notify: Callable[[], None]) -> AsyncIterator[bool]:
+    """Call `on_notify` on each notification while the block runs; yields whether it listens.
+
+    A failure to listen is logged and tolerated: callers keep polling either way.
+    """
+    import asyncpg  # the postgres extra
+
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+    except (OSError, asyncpg.PostgresError) as error:
+        logger.warning("cannot LISTEN on %s (%s); polling only", channel, error)
+        yield False
+        return
+
+    def callback(*_: Any) -> None:
+        on_notify()
+
+    try:
+        await connection.add_listener(channel, callback)
+        yield True
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()

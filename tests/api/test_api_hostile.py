@@ -1,0 +1,86 @@
+"""Hostile code through /api/chat: each ends with a clear message and the service keeps working."""
+
+import os
+
+import httpx
+import pytest
+
+SECRET = "cie-api-secret-7c2e"
+
+
+async def run(client: httpx.AsyncClient, code: str, thread_id: str | None = None) -> dict[str, str]:
+    body: dict[str, object] = {"message": f"```python\n{code}\n```"}
+    if thread_id is not None:
+        body["thread_id"] = thread_id
+    response = await client.post("/api/chat", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, str] = response.json()
+    return answer
+
+
+async def test_an_infinite_loop_is_stopped_and_the_thread_goes_on(
+    client: httpx.AsyncClient,
+) -> None:
+    stopped = await run(client, "x = 1\nwhile True:\n    pass")
+
+    assert "time" in stopped["message"].lower()
+    after = await run(client, "print('still here')", stopped["thread_id"])
+    assert "still here" in after["message"]
+
+
+async def test_code_that_kills_its_own_process_gets_a_fresh_session_told_so(
+    client: httpx.AsyncClient,
+) -> None:
+    killed = await run(client, "x = 5\nimport os\nos._exit(3)")
+
+    after = await run(client, "print('x' in globals())", killed["thread_id"])
+    assert "False" in after["message"]
+    assert "variables" in after["message"].lower()
+
+
+async def test_the_services_environment_is_not_visible(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CIE_MODEL_API_KEY", SECRET)
+    code = (
+        "import os, glob\nfound = [p for p in glob.glob('/proc/*/environ')]\n"
+        "leak = any(b'" + SECRET + "' in open(p, 'rb').read() for p in found "
+        "if os.access(p, os.R_OK))\nprint('env', sorted(os.environ), 'leak', leak)"
+    )
+    answer = await run(client, code)
+
+    assert SECRET not in answer["message"]
+    assert "leak False" in answer["message"]
+    assert os.environ["CIE_MODEL_API_KEY"] == SECRET
+
+
+async def test_the_network_is_unreachable(client: httpx.AsyncClient) -> None:
+    code = (
+        "import socket\nfor host in ('127.0.0.1', '1.1.1.1'):\n"
+        "    try:\n        socket.create_connection((host, 80), timeout=2)\n"
+        "        print(host, 'CONNECTED')\n"
+        "    except OSError as e:\n        print(host, 'refused', type(e).__name__)"
+    )
+    answer = await run(client, code)
+
+    assert "CONNECTED" not in answer["message"]
+    assert answer["message"].count("refused") == 2
+
+
+async def test_another_threads_files_cannot_be_found(client: httpx.AsyncClient) -> None:
+    owner = await run(client, "open('private.txt', 'w').write('mine')")
+    code = (
+        "import glob, os\nprint(glob.glob('/**/private.txt', recursive=True), "
+        "os.listdir('/mnt/data'))"
+    )
+    other = await run(client, code)
+
+    assert owner["thread_id"] != other["thread_id"]
+    assert "private.txt" not in other["message"].split("```")[1]
+
+
+async def test_a_flood_of_output_is_cut_with_a_marker(client: httpx.AsyncClient) -> None:
+    answer = await run(client, "import sys\nfor _ in range(50):\n    sys.stdout.write('x' * 1_000_000)")
+
+    assert len(answer["message"]) < 100_000
+    assert "omitted" in answer["message"] or "truncated" in answer["message"]
