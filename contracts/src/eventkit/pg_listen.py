@@ -22,7 +22,7 @@ async def listening(url: str, channel: str, on_notify: Callable[[], None]) -> As
 
     A failure to listen is logged and tolerated: callers keep polling either way.
     """
-    import asyncpg  # the postgres extra
+    import asyncpg  # type: ignore[import-untyped]  # the postgres extra (no stubs)
 
     try:
         connection = await asyncpg.connect(asyncpg_dsn(url))
