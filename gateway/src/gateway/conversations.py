@@ -71,7 +71,7 @@ class Conversations:
         # Read your writes: the thread's messages show the answer once this returns.
         await self.projector.catch_up(thread_id, until_version=end.version)
         if end.failure is not None:
-            raise RunFailedError(f"Run {run_id} failed: {end.failure}")
+            raise RunFailedError(f"Run {run_id} of {thread_id} failed: {end.failure}")
         if end.answer is None:
             raise GatewayError(f"Run {run_id} completed without an answer")
         return Answer(thread_id=thread_id, run_id=run_id, end=end)

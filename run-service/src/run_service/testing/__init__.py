@@ -1,0 +1,1 @@
+"""Test support shipped with run-service (a scripted model server)."""
