@@ -80,7 +80,9 @@ async def test_another_threads_files_cannot_be_found(client: httpx.AsyncClient) 
 
 
 async def test_a_flood_of_output_is_cut_with_a_marker(client: httpx.AsyncClient) -> None:
-    answer = await run(client, "import sys\nfor _ in range(50):\n    sys.stdout.write('x' * 1_000_000)")
+    answer = await run(
+        client, "import sys\nfor _ in range(50):\n    sys.stdout.write('x' * 1_000_000)"
+    )
 
     assert len(answer["message"]) < 100_000
     assert "omitted" in answer["message"] or "truncated" in answer["message"]

@@ -1,4 +1,4 @@
-"""/api/chat with a model: the gateway, run-service and sandbox driven by a scripted model server."""
+"""/api/chat with a model: gateway, run-service and sandbox driven by a scripted model server."""
 
 from collections.abc import AsyncIterator
 

@@ -55,9 +55,7 @@ def test_run_service_killed_mid_run_ends_the_run_and_never_duplicates_the_answer
 
         def ask() -> None:
             answers.append(
-                client.post(
-                    "/api/chat", json={"message": SLOW, "thread_id": thread_id}, timeout=90
-                )
+                client.post("/api/chat", json={"message": SLOW, "thread_id": thread_id}, timeout=90)
             )
 
         asking = threading.Thread(target=ask)
