@@ -1,0 +1,60 @@
+"""run-service over the bus: runs of different threads overlap up to the configured concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from runs_support import new_thread, request_run
+
+from eventkit.bus_memory import InMemoryEventBus
+from eventkit.store_memory import InMemoryEventStore
+from run_service.bootstrap import Deps, start
+from run_service.runs.engines import Engines
+from run_service.runs.files import InMemoryFileStore
+from run_service.sandbox import SessionPool
+
+SLEEP = "```python\nimport time\ntime.sleep(0.8)\nprint('done')\n```"
+
+
+async def positions_when_done(
+    store: InMemoryEventStore, threads: list[str]
+) -> dict[tuple[str, str], int]:
+    """(thread, event type) -> global position, once every thread's run completed."""
+    async with asyncio.timeout(60):
+        while True:
+            seen = {
+                (thread, event.event_type): event.global_position
+                for thread in threads
+                for event in await store.read_stream(thread)
+            }
+            if all((thread, "run.completed") in seen for thread in threads):
+                return seen
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_runs_of_two_threads_overlap_only_when_concurrency_allows(
+    pool: SessionPool, concurrency: int
+) -> None:
+    store, bus = InMemoryEventStore(), InMemoryEventBus()
+    deps = Deps(
+        store=store,
+        events=bus,
+        files=InMemoryFileStore(),
+        pool=pool,
+        engines=Engines(),
+        run_concurrency=concurrency,
+    )
+    await start(deps)
+    threads = [await new_thread(store), await new_thread(store)]
+    requests = [await request_run(store, thread, SLEEP) for thread in threads]
+    try:
+        await bus.publish(requests)
+        seen = await positions_when_done(store, threads)
+    finally:
+        await bus.close()
+
+    first, second = sorted(threads, key=lambda t: seen[(t, "run.started")])
+    overlapped = seen[(second, "run.started")] < seen[(first, "run.completed")]
+    assert overlapped is (concurrency == 2)
