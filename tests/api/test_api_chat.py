@@ -165,3 +165,16 @@ async def test_analyze_with_an_unknown_file_is_404(client: httpx.AsyncClient) ->
         "/api/analyze", json={"prompt": "go", "file_ids": ["file-doesnotexist"]}
     )
     assert response.status_code == 404
+
+
+async def test_each_route_of_the_spec_is_in_the_openapi_docs(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    for path in (
+        "/api/chat",
+        "/api/analyze",
+        "/api/examples/data-analysis",
+        "/api/examples/math-computation",
+        "/api/examples/image-generation",
+    ):
+        assert "post" in paths[path], path

@@ -70,7 +70,8 @@ async def test_the_network_is_unreachable(client: httpx.AsyncClient) -> None:
 async def test_another_threads_files_cannot_be_found(client: httpx.AsyncClient) -> None:
     owner = await run(client, "open('private.txt', 'w').write('mine')")
     code = (
-        "import glob, os\nprint(glob.glob('/**/private.txt', recursive=True), "
+        "import glob, os\nroots = ('/mnt', '/tmp', '/opt', '/home', '/root', '/var', '/srv')\n"
+        "print([p for r in roots for p in glob.glob(r + '/**/private.txt', recursive=True)], "
         "os.listdir('/mnt/data'))"
     )
     other = await run(client, code)
