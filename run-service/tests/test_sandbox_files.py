@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
-from run_service.sandbox import files
+from run_service.sandbox import SessionPool, files
 
 
 def test_changed_lists_new_and_modified_regular_files_only(tmp_path: Path) -> None:
@@ -41,3 +42,17 @@ def test_read_file_caps_size(tmp_path: Path) -> None:
     assert files.read_file(tmp_path, "big.bin", 200) == b"x" * 100
     with pytest.raises(ValueError, match="larger"):
         files.read_file(tmp_path, "big.bin", 10)
+
+
+async def test_output_of_subprocesses_and_c_level_writes_is_captured(pool: SessionPool) -> None:
+    code = (
+        "import os, subprocess, sys\n"
+        "print('from python')\n"
+        "subprocess.run(['echo', 'from a subprocess'])\n"
+        "os.write(2, b'raw stderr\\n')\n"
+    )
+    result = await pool.execute(f"t-{uuid.uuid4().hex[:8]}", code)
+
+    assert "from python\n" in result.stdout
+    assert "from a subprocess\n" in result.stdout
+    assert result.stderr == "raw stderr\n"

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -101,12 +102,41 @@ def _save_figures(counter: int, started_at: float) -> list[str]:
     return saved
 
 
+class FdCapture:
+    """Points fds 1 and 2 at temporary files for one cell: what subprocesses and C code write.
+
+    The protocol has its own descriptor, so nothing written here can reach the host's stream.
+    """
+
+    def __enter__(self) -> FdCapture:
+        self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        for fd, target in zip((1, 2), self.files, strict=True):
+            os.dup2(target.fileno(), fd)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+
+    def drain(self, out: CappedStream, err: CappedStream) -> None:
+        """Append what was written to fds 1 and 2 (capped) and close the files."""
+        for sink, captured in zip((out, err), self.files, strict=True):
+            captured.seek(0)
+            data = captured.read(STREAM_CAP + 1)
+            captured.close()
+            if data:
+                sink.write(data.decode("utf-8", errors="replace"))
+
+
 def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[str, Any]:
     out, err = CappedStream(), CappedStream()
     reply: dict[str, Any] = {"result": None, "error": None}
     start = time.perf_counter()
     started_at = time.time() - 0.01  # file mtimes are coarser than perf_counter
     sys.stdout, sys.stderr = out, err
+    capture = FdCapture().__enter__()
     try:
         value = _run(code, ns)
         if value is not None:
@@ -121,6 +151,8 @@ def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[st
         except BaseException:
             reply["figures"] = []
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        capture.__exit__()
+        capture.drain(out, err)
     reply.update(
         stdout=out.value(),
         stderr=err.value(),
