@@ -178,3 +178,25 @@ async def test_each_route_of_the_spec_is_in_the_openapi_docs(client: httpx.Async
         "/api/examples/image-generation",
     ):
         assert "post" in paths[path], path
+
+
+async def test_the_examples_really_compute_and_return_their_charts(
+    client: httpx.AsyncClient,
+) -> None:
+    expected = {
+        "data-analysis": ("Generated 100 sales records", 1),
+        "math-computation": ("4181", 1),
+        "image-generation": ("correlation", 3),
+    }
+    threads = set()
+    for example, (phrase, images) in expected.items():
+        response = await client.post(f"/api/examples/{example}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert phrase in body["message"], example
+        assert len(body["files"]) == images, example
+        for image in body["files"]:
+            png = await client.get(f"/api/file/{image['file_id']}")
+            assert png.content.startswith(b"\x89PNG"), example
+        threads.add(body["thread_id"])
+    assert len(threads) == 3  # each example in a thread of its own

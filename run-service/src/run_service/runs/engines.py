@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from contracts.runs import RunRequested
 from run_service.engines import Engine, NoModelEngine
+from run_service.programs import ProgramEngine
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,9 @@ class Engines:
     def for_run(self, request: RunRequested) -> EngineChoice:
         """Examples always run their program; analysis without a model runs the built-in one."""
         if request.kind == "example" and request.example is not None:
-            from run_service.programs import ProgramEngine  # TEMP lazy until programs land
-
             return EngineChoice(ProgramEngine(request.example), f"program:{request.example}")
         if self.model is None:
             if request.kind == "analyze":
-                from run_service.programs import ProgramEngine  # TEMP lazy until programs land
-
                 return EngineChoice(ProgramEngine("analyze"), "program:analyze")
             return EngineChoice(NoModelEngine(), "no-model")
         return EngineChoice(self.model, f"model:{self.model_name}")
