@@ -52,15 +52,17 @@ class Distributed:
     runs_env: dict[str, str]
     logs: Path
     services: dict[str, Service] = field(default_factory=dict)
+    ops_urls: dict[str, str] = field(default_factory=dict)  # service -> base URL of /readyz
 
     def client(self) -> httpx.Client:
         """An HTTP client of the gateway."""
         return httpx.Client(base_url=self.base_url, timeout=30.0)
 
-    def restart(self, name: str, module: str, env: dict[str, str]) -> None:
-        """SIGKILL a service and start it again."""
-        self.services[name].stop(signal.SIGKILL)
-        self.services[name] = Service(name, module, env, self.logs)
+    def restart(self, name: str) -> None:
+        """SIGKILL a service and start it again with the same module and environment."""
+        old = self.services[name]
+        old.stop(signal.SIGKILL)
+        self.services[name] = Service(name, old.module, old.env, self.logs)
 
 
 @pytest.fixture(scope="session")
@@ -97,10 +99,25 @@ def system(
     }
     logs = tmp_path_factory.mktemp("logs")
     system = Distributed(f"http://127.0.0.1:{port}", env, files_env, runs_env, logs)
+    ops_ports = {name: free_port() for name in ("thread-service", "relay", "run-service")}
+    runs_env["CIE_OPS_PORT"] = str(ops_ports["run-service"])
+    system.ops_urls = {name: f"http://127.0.0.1:{port}" for name, port in ops_ports.items()}
+    system.ops_urls["gateway"] = system.base_url
+    system.ops_urls["file-service"] = f"http://127.0.0.1:{files_port}"
     system.services.update(
         {
-            "thread-service": Service("thread-service", "thread_service", env, logs),
-            "relay": Service("relay", "eventkit.relay_main", env, logs),
+            "thread-service": Service(
+                "thread-service",
+                "thread_service",
+                {**env, "CIE_OPS_PORT": str(ops_ports["thread-service"])},
+                logs,
+            ),
+            "relay": Service(
+                "relay",
+                "eventkit.relay_main",
+                {**env, "CIE_OPS_PORT": str(ops_ports["relay"])},
+                logs,
+            ),
             "file-service": Service("file-service", "file_service", files_env, logs),
             "run-service": Service("run-service", "run_service", runs_env, logs),
             "gateway": Service("gateway", "gateway", gateway_env, logs),
@@ -109,5 +126,6 @@ def system(
     with running(system.services):
         processes = list(system.services.values())
         wait_until_http_ready(f"{system.base_url}/", processes)
-        wait_until_http_ready(f"http://127.0.0.1:{files_port}/healthz", processes)
+        for url in system.ops_urls.values():
+            wait_until_http_ready(f"{url}/healthz", processes)
         yield system

@@ -33,6 +33,8 @@ class Service:
 
     def __init__(self, name: str, module: str, env: Mapping[str, str], logs: Path) -> None:
         self.name = name
+        self.module = module
+        self.env = dict(env)
         self.log_path = logs / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -95,7 +95,7 @@ def test_thread_service_killed_and_restarted_loses_nothing(system: Distributed) 
     with system.client() as http:
         thread_id = http.post("/api/thread/create").json()["thread_id"]
         http.post(f"/api/thread/{thread_id}/messages", json={"content": "before"})
-        system.restart("thread-service", "thread_service", system.env)
+        system.restart("thread-service")
         posted = None
         for _ in range(100):
             posted = http.post(f"/api/thread/{thread_id}/messages", json={"content": "after"})

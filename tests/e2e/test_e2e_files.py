@@ -68,7 +68,7 @@ def test_file_service_restart_between_upload_and_download(system: Distributed) -
     data = csv_bytes(1000)
     with system.client() as http:
         file_id = http.post("/api/upload", files={"file": ("keep.csv", data)}).json()["file_id"]
-    system.restart("file-service", "file_service", system.files_env)
+    system.restart("file-service")
     port = system.files_env["CIE_FILE_SERVICE_PORT"]
     wait_until_http_ready(f"http://127.0.0.1:{port}/healthz", list(system.services.values()))
     with system.client() as http:

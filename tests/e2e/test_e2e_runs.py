@@ -61,7 +61,7 @@ def test_run_service_killed_mid_run_ends_the_run_and_never_duplicates_the_answer
         asking = threading.Thread(target=ask)
         asking.start()
         _wait_for_event(client, thread_id, "run.started")
-        system.restart("run-service", "run_service", system.runs_env)
+        system.restart("run-service")
         asking.join(90)
 
         (answer,) = answers

@@ -31,3 +31,6 @@ class Envelope(BaseModel):
     occurred_at: datetime
     schema_version: int = Field(default=ENVELOPE_SCHEMA_VERSION, ge=1)
     payload: dict[str, Any]
+    trace: dict[str, str] = Field(
+        default_factory=dict, description="W3C trace context (`traceparent`, `tracestate`)"
+    )

@@ -19,6 +19,8 @@ from eventkit.bus import (
     PublishError,
     topic_matches,
 )
+from eventkit.ops.context import handling
+from eventkit.ops.metrics import DEAD_LETTERS
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +59,15 @@ class InMemoryEventBus:
         while True:
             message, attempt = await queue.messages.get()
             try:
-                await handler(message)
+                with handling(message):
+                    await handler(message)
             except asyncio.CancelledError:
                 queue.messages.put_nowait((message, attempt))
                 raise
             except Exception:
                 logger.exception("handler for %s failed on %s", name, message.type)
                 if attempt >= self._delivery_limit:
+                    DEAD_LETTERS.labels(name).inc()
                     queue.dead.append(message)
                 else:
                     queue.messages.put_nowait((message, attempt + 1))
@@ -109,7 +113,8 @@ class InMemoryCommandBus:
         handler: CommandHandler, slots: asyncio.Semaphore, command: Envelope
     ) -> CommandReply:
         async with slots:
-            return await handler(command)
+            with handling(command):
+                return await handler(command)
 
     async def serve(
         self, queue: str, binding_keys: Sequence[str], handler: CommandHandler, *, prefetch: int

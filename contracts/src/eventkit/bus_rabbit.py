@@ -130,6 +130,12 @@ class RabbitBus:
         finally:
             await bus.close()
 
+    async def check(self) -> str:
+        """Readiness: the connection to the broker is open (raises if not)."""
+        if self._closed or self._connection.is_closed:
+            raise BusError("not connected to RabbitMQ")
+        return "connected"
+
     async def publish(self, events: Sequence[Envelope]) -> None:
         """Publish every event (routing key = type) concurrently; return once all are confirmed."""
         self._check_open()
@@ -238,7 +244,7 @@ class RabbitBus:
                 delivery_limit=self._delivery_limit,
                 extra=self._queue_arguments,
             )
-            consumer = QueueConsumer(channel, declared, process)
+            consumer = QueueConsumer(channel, declared, process, self._delivery_limit)
             await consumer.start()
         except BaseException as exc:
             with contextlib.suppress(Exception):

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope
 from contracts.replies import CommandReply
 from eventkit.bus import BusError
+from eventkit.ops.context import handling
+from eventkit.ops.metrics import DEAD_LETTERS, REDELIVERIES
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,13 @@ class QueueConsumer:
     """One consumer of one queue on its own channel: ack on success, requeue on failure."""
 
     def __init__(
-        self, channel: AbstractRobustChannel, queue: AbstractRobustQueue, process: Process
+        self,
+        channel: AbstractRobustChannel,
+        queue: AbstractRobustQueue,
+        process: Process,
+        delivery_limit: int,
     ) -> None:
+        self._delivery_limit = delivery_limit
         self._channel = channel
         self._queue = queue
         self._process = process
@@ -75,10 +82,14 @@ class QueueConsumer:
         except ValidationError:
             # Retrying cannot fix a malformed body: dead-letter it at once.
             logger.exception("malformed message %s on %s", message.message_id, self._queue.name)
+            DEAD_LETTERS.labels(self._queue.name).inc()
             await _settle(message.reject(requeue=False), message)
             return
+        if message.redelivered:
+            REDELIVERIES.labels(self._queue.name).inc()
         try:
-            await self._process(envelope, message)
+            with handling(envelope):
+                await self._process(envelope, message)
         except Exception:
             logger.exception(
                 "handler for %s failed on %s %s (delivery count %s)",
@@ -89,9 +100,17 @@ class QueueConsumer:
             )
             # reject(requeue) raises the quorum queue's delivery count (nack does too on 3.10,
             # not on 4.3+), so a poison message is dead-lettered after the limit.
+            if _delivery_count(message) + 1 >= self._delivery_limit:
+                DEAD_LETTERS.labels(self._queue.name).inc()
             await _settle(message.reject(requeue=True), message)
             return
         await _settle(message.ack(), message)
+
+
+def _delivery_count(message: AbstractIncomingMessage) -> int:
+    """Earlier deliveries of this message, as the quorum queue counts them."""
+    count = (message.headers or {}).get("x-delivery-count", 0)
+    return count if isinstance(count, int) else 0
 
 
 async def _settle(outcome: Awaitable[None], message: AbstractIncomingMessage) -> None:

@@ -106,6 +106,7 @@ def envelope_message(
         headers["x-stream-version"] = envelope.stream_version
     if envelope.global_position is not None:
         headers["x-global-position"] = envelope.global_position
+    headers.update(envelope.trace)  # traceparent / tracestate: one request, one trace
     return Message(
         envelope.model_dump_json().encode(),
         message_id=str(envelope.message_id),

@@ -7,18 +7,23 @@ from uuid import UUID
 
 from contracts.base import Contract
 from contracts.envelope import Envelope
+from eventkit.ops.trace import current_carrier
 from eventkit.store import NewEvent, StoredEvent
 
 
 def event_metadata(
     *, correlation_id: UUID, causation_id: UUID | None, occurred_at: datetime
 ) -> dict[str, Any]:
-    """The metadata stored with an event, read back by `to_envelope`."""
-    return {
+    """The metadata stored with an event, read back by `to_envelope` (with the trace context)."""
+    metadata: dict[str, Any] = {
         "correlation_id": str(correlation_id),
         "causation_id": None if causation_id is None else str(causation_id),
         "occurred_at": occurred_at.isoformat(),
     }
+    trace = current_carrier()
+    if trace:
+        metadata["trace"] = trace
+    return metadata
 
 
 def new_event(event_id: UUID, payload: Contract, metadata: Mapping[str, Any]) -> NewEvent:
@@ -43,4 +48,5 @@ def to_envelope(event: StoredEvent) -> Envelope:
         occurred_at=datetime.fromisoformat(occurred) if occurred else event.recorded_at,
         schema_version=event.schema_version,
         payload=dict(event.data),
+        trace=dict(meta.get("trace") or {}),
     )

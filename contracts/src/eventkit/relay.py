@@ -11,6 +11,7 @@ import logging
 
 from eventkit.bus import EventBus
 from eventkit.envelopes import to_envelope
+from eventkit.ops.metrics import RELAY_LAG, RELAY_PUBLISHED
 from eventkit.store import CheckpointStore, EventStore
 
 logger = logging.getLogger(__name__)
@@ -53,13 +54,23 @@ class Relay:
             position = batch[-1].global_position
             await self._checkpoints.save(self._name, position)
             published += len(batch)
+            RELAY_PUBLISHED.inc(len(batch))
+
+    async def lag(self) -> int:
+        """Events committed but not yet published (store head minus checkpoint)."""
+        behind = await self._store.head_position() - await self._checkpoints.load(self._name)
+        RELAY_LAG.set(behind)
+        return behind
 
     async def run(self, *, poll_interval: float = 0.1, max_backoff: float = 5.0) -> None:
         """Publish forever: on each wake-up or poll; back off while the bus or store fails."""
         backoff = poll_interval
         while True:
+            woken = self._wake.is_set()
             self._wake.clear()
             try:
+                if not woken:  # a quiet moment: measure the lag (not on the hot path)
+                    await self.lag()
                 await self.publish_pending()
                 backoff = poll_interval
             except Exception:

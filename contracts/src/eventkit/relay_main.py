@@ -14,10 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.bus_rabbit import RabbitBus
+from eventkit.ops.checks import store_check
+from eventkit.ops.http import ops_app, serving_ops
+from eventkit.ops.logs import configure_logging
 from eventkit.pg_listen import EVENTS_CHANNEL, listening
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from eventkit.relay import Relay
 from eventkit.sql import create_engine, is_postgres
+from eventkit.store import EventStore
 from eventkit.store_sql import SqlCheckpointStore, sql_event_store
 
 logger = logging.getLogger("eventkit.relay")
@@ -36,6 +40,9 @@ class RelaySettings(BaseSettings):
     relay_poll_notified_s: float = 0.5  # a fallback: each commit of events wakes the relay
     relay_batch_size: int = 500
     log_level: str = "INFO"
+    host: str = "127.0.0.1"  # where the operations endpoints listen (0.0.0.0 in containers)
+    ops_port: int = 9000  # /healthz, /readyz, /metrics
+    log_json: bool = True  # JSON lines with correlation ids; false: plain text
 
 
 @contextlib.asynccontextmanager
@@ -64,33 +71,36 @@ async def serve(settings: RelaySettings) -> None:
     """Publish committed events until SIGTERM or SIGINT."""
     engine = create_engine(settings.database_url)
     try:
-        async with RabbitBus.connect(settings.amqp_url) as bus, leadership(engine):
-            relay = Relay(
-                sql_event_store(engine),
-                bus,
-                SqlCheckpointStore(engine),
-                batch_size=settings.relay_batch_size,
-            )
-            async with _wake_ups(engine, settings.database_url, relay) as notified:
-                poll = settings.relay_poll_notified_s if notified else settings.relay_poll_s
-                publishing = asyncio.create_task(relay.run(poll_interval=poll))
-                settle_start_up_objects()
-                logger.info("relay ready (%s)", "notified" if notified else f"polling {poll} s")
-                await wait_for_shutdown()
-                publishing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await publishing
+        store = sql_event_store(engine)
+        async with RabbitBus.connect(settings.amqp_url) as bus:
+            checks = {"database": store_check(store), "broker": bus.check}
+            async with serving_ops(ops_app(checks), settings.host, settings.ops_port):
+                await _relay(engine, store, bus, settings)
     finally:
         await engine.dispose()
     logger.info("relay stopped")
 
 
+async def _relay(
+    engine: AsyncEngine, store: EventStore, bus: RabbitBus, settings: RelaySettings
+) -> None:
+    async with leadership(engine):
+        relay = Relay(store, bus, SqlCheckpointStore(engine), batch_size=settings.relay_batch_size)
+        async with _wake_ups(engine, settings.database_url, relay) as notified:
+            poll = settings.relay_poll_notified_s if notified else settings.relay_poll_s
+            publishing = asyncio.create_task(relay.run(poll_interval=poll))
+            settle_start_up_objects()
+            logger.info("relay ready (%s)", "notified" if notified else f"polling {poll} s")
+            await wait_for_shutdown()
+            publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+
+
 def main() -> None:
     """Read settings from the environment and relay."""
     settings = RelaySettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging("relay", settings.log_level, json_lines=settings.log_json)
     asyncio.run(serve(settings))
 
 

@@ -57,12 +57,6 @@ def meta_json(row: FileRow) -> dict[str, Any]:
     }
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
-
-
 @router.post("/files", status_code=201)
 async def upload(request: Request, files: FilesDep) -> JSONResponse:
     """Store the `file` field of a multipart/form-data body; answers its metadata."""

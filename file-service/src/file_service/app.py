@@ -7,6 +7,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from eventkit.http_errors import install_error_handlers
+from eventkit.ops.checks import store_check
+from eventkit.ops.correlation import CorrelationMiddleware
+from eventkit.ops.http import RequestMetrics, install_ops_routes
 from file_service import api
 from file_service.bootstrap import FileServiceDeps
 from file_service.errors import FileServiceError
@@ -31,6 +34,7 @@ def create_app(deps: Callable[[], AbstractAsyncContextManager[FileServiceDeps]])
             events = await files.catch_up()
             logger.info("file list caught up over %d file events", events)
             app.state.files = files
+            app.state.checks = {"database": store_check(opened.store), **opened.checks}
             yield
 
     app = FastAPI(
@@ -40,5 +44,8 @@ def create_app(deps: Callable[[], AbstractAsyncContextManager[FileServiceDeps]])
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    install_ops_routes(app, lambda: app.state.checks)
     install_error_handlers(app, FileServiceError)
+    app.add_middleware(RequestMetrics, service="file-service")
+    app.add_middleware(CorrelationMiddleware)
     return app

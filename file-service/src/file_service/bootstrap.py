@@ -1,11 +1,13 @@
 """The composition root: the adapters file-service runs on, real or in memory."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from eventkit.ops.checks import writable_dir_check
+from eventkit.ops.probes import Check
 from eventkit.store import EventStore
 from file_service.blobs import BlobStore
 from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES, FileServiceSettings
@@ -26,6 +28,7 @@ class FileServiceDeps:
     view: FileView
     clock: Callable[[], datetime] = utc_now
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
 
 
 @asynccontextmanager
@@ -48,6 +51,7 @@ async def real_deps(settings: FileServiceSettings) -> AsyncIterator[FileServiceD
             blobs=blobs,
             view=SqlFileView(engine),
             max_upload_bytes=settings.max_upload_bytes,
+            checks={"blobs": writable_dir_check(settings.blob_dir)},
         )
     finally:
         await engine.dispose()

@@ -1,12 +1,12 @@
 """Process entry point: `python -m file_service` serves the internal HTTP API."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
+from eventkit.ops.logs import configure_logging
 from eventkit.process import settle_start_up_objects
 from file_service.app import create_app
 from file_service.bootstrap import FileServiceDeps, real_deps
@@ -28,9 +28,7 @@ def app_from_settings(settings: FileServiceSettings) -> FastAPI:
 def main() -> None:
     """Read settings from the environment and serve HTTP."""
     settings = FileServiceSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging("file-service", settings.log_level, json_lines=settings.log_json)
     uvicorn.run(
         app_from_settings(settings),
         host=settings.host,

@@ -19,3 +19,4 @@ class FileServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, validation_alias=AliasChoices("CIE_FILE_SERVICE_PORT"))
     log_level: str = "INFO"
+    log_json: bool = True  # JSON lines with correlation ids; false: plain text

@@ -5,6 +5,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from eventkit.ops.correlation import CorrelationMiddleware
+from eventkit.ops.http import RequestMetrics, install_ops_routes
 from gateway.api import chat, examples, files, root, threads
 from gateway.bootstrap import GatewayDeps, wire
 from gateway.errors import install_error_handlers
@@ -38,6 +40,7 @@ def create_app(
             app.state.commands = wired.commands
             app.state.files = wired.files
             app.state.conversations = wired.conversations
+            app.state.checks = wired.checks
             yield
 
     app = FastAPI(
@@ -51,10 +54,13 @@ def create_app(
     app.include_router(files.router)
     app.include_router(chat.router)
     app.include_router(examples.router)
+    install_ops_routes(app, lambda: app.state.checks)
     install_error_handlers(app)
     # file-service enforces the exact file-size limit; this only stops oversized bodies early.
     upload_limit = max_upload_bytes + MULTIPART_OVERHEAD
     app.add_middleware(
         BodySizeLimit, max_bytes=max_body_bytes, per_path={"/api/upload": upload_limit}
     )
+    app.add_middleware(RequestMetrics, service="gateway")
+    app.add_middleware(CorrelationMiddleware)
     return app

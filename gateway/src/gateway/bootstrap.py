@@ -1,13 +1,15 @@
 """The composition root: builds the app around whichever adapters it is given."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from contracts.envelope import Envelope
 from contracts.routing import GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS
 from eventkit.bus import CommandBus, EventBus
+from eventkit.ops.checks import store_check
+from eventkit.ops.probes import Check
 from eventkit.store import EventStore
 from gateway.commands import ThreadCommands
 from gateway.conversations import Conversations
@@ -36,6 +38,7 @@ class GatewayDeps:
     command_timeout_s: float = 10.0
     run_timeout_s: float = 900.0
     projection_prefetch: int = 100
+    checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Wired:
     commands: ThreadCommands
     files: FileServiceClient
     conversations: Conversations
+    checks: Mapping[str, Check]
 
 
 async def wire(deps: GatewayDeps) -> Wired:
@@ -76,6 +80,7 @@ async def wire(deps: GatewayDeps) -> Wired:
         commands=commands,
         files=deps.files,
         conversations=conversations,
+        checks={"database": store_check(deps.store), **deps.checks},
     )
 
 
@@ -102,6 +107,7 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
                 command_timeout_s=settings.command_timeout_s,
                 run_timeout_s=settings.run_timeout_s,
                 projection_prefetch=settings.projection_prefetch,
+                checks={"broker": bus.check, "file-service": files.check},
             )
     finally:
         await engine.dispose()

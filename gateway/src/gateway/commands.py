@@ -11,6 +11,8 @@ from contracts.replies import CommandReply
 from contracts.runs import ExampleName, RequestRun, RunKind
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.bus import CommandBus, CommandTimeout, PublishError
+from eventkit.ops.correlation import current_correlation_id
+from eventkit.ops.trace import current_carrier
 from gateway.errors import (
     BadRequest,
     Conflict,
@@ -88,9 +90,10 @@ class ThreadCommands:
             message_id=uuid.uuid4(),
             type=payload.model_dump()["type"],
             stream_id=stream_id,
-            correlation_id=uuid.uuid4(),
+            correlation_id=current_correlation_id(),
             occurred_at=self._clock(),
             payload=payload.model_dump(mode="json"),
+            trace=current_carrier(),
         )
         try:
             reply = await self._commands.send(command, timeout=self._timeout)

@@ -51,6 +51,13 @@ class FileServiceClient:
         response = await self._call("POST", "/files", headers=headers, content=body)
         return await _json_or_raise(response)
 
+    async def check(self) -> str:
+        """Readiness: file-service answers its health probe."""
+        response = await self._call("GET", "/healthz")
+        if response.status_code != 200:
+            raise UpstreamError(response.status_code, "file-service is not healthy")
+        return "healthy"
+
     async def meta(self, file_id: str) -> dict[str, Any]:
         """Metadata and profile of a file."""
         return await _json_or_raise(await self._call("GET", f"/files/{file_id}/meta"))

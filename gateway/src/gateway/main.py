@@ -1,12 +1,12 @@
 """Process entry point: `python -m gateway` (distributed mode)."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
+from eventkit.ops.logs import configure_logging
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps, real_deps
@@ -32,9 +32,7 @@ def app_from_settings(settings: GatewaySettings) -> FastAPI:
 def main() -> None:
     """Read settings from the environment and serve HTTP."""
     settings = GatewaySettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging("gateway", settings.log_level, json_lines=settings.log_json)
     uvicorn.run(
         app_from_settings(settings),
         host=settings.host,

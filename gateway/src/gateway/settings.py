@@ -21,3 +21,4 @@ class GatewaySettings(BaseSettings):
     projection_prefetch: int = 100
     run_timeout_s: float = 900.0  # how long /api/chat waits for a run's answer
     log_level: str = "INFO"
+    log_json: bool = True  # JSON lines with correlation ids; false: plain text

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from contracts.routing import RUN_REQUEST_KEYS, RUN_SERVICE_QUEUE
 from eventkit.bus import EventBus
+from eventkit.ops.checks import store_check
+from eventkit.ops.metrics import SANDBOX_SESSIONS
+from eventkit.ops.probes import Check
 from eventkit.store import EventStore
 from run_service.engines import ModelSettings, NoModelEngine, engine_from_settings
 from run_service.runs.engines import Engines
@@ -37,6 +40,28 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     run_concurrency: int = 4
     run_timeout_s: float = 900.0
+    checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
+
+    def readiness(self) -> dict[str, Check]:
+        """Every readiness check of the service: store, broker, sandbox capacity."""
+        return {
+            "database": store_check(self.store),
+            "sandbox": sandbox_check(self.pool),
+            **self.checks,
+        }
+
+
+def sandbox_check(pool: SessionPool) -> Check:
+    """Ready while a session can be had: a warm one, or room to start one."""
+
+    async def check() -> str:
+        live, warm, cap = pool.live_count, pool.warm_count, pool.limits.max_sessions
+        summary = f"{pool.sandbox.isolation_level()}; {warm} warm, {live}/{cap} live"
+        if warm == 0 and live >= cap:
+            raise RuntimeError(f"no sandbox capacity: {summary}")
+        return summary
+
+    return check
 
 
 def engines_from(model: ModelSettings) -> Engines:
@@ -52,6 +77,8 @@ async def session_pool(root: Path, limits: SandboxLimits) -> AsyncIterator[Sessi
     """A started pool of sandboxed sessions under `root` (bubblewrap, else rlimits only)."""
     await asyncio.to_thread(_prepare_root, root)
     pool = SessionPool(default_sandbox(limits), root)
+    SANDBOX_SESSIONS.labels("live").set_function(lambda: pool.live_count)
+    SANDBOX_SESSIONS.labels("warm").set_function(lambda: pool.warm_count)
     await pool.start()
     try:
         yield pool
@@ -103,6 +130,7 @@ async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
                 engines=engines_from(ModelSettings()),
                 run_concurrency=settings.run_concurrency,
                 run_timeout_s=settings.run_timeout_s,
+                checks={"broker": bus.check},
             )
     finally:
         await engine.dispose()

@@ -3,6 +3,8 @@
 import asyncio
 import logging
 
+from eventkit.ops.http import ops_app, serving_ops
+from eventkit.ops.logs import configure_logging
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from run_service.bootstrap import real_deps, start
 from run_service.settings import RunServiceSettings
@@ -12,7 +14,10 @@ logger = logging.getLogger("run_service")
 
 async def serve(settings: RunServiceSettings) -> None:
     """Take run requests until SIGTERM or SIGINT."""
-    async with real_deps(settings) as deps:
+    async with (
+        real_deps(settings) as deps,
+        serving_ops(ops_app(deps.readiness()), settings.host, settings.ops_port),
+    ):
         await start(deps)
         settle_start_up_objects()
         logger.info("run-service ready (sandbox: %s)", deps.pool.sandbox.isolation_level())
@@ -23,7 +28,5 @@ async def serve(settings: RunServiceSettings) -> None:
 def main() -> None:
     """Read settings from the environment and serve."""
     settings = RunServiceSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging("run-service", settings.log_level, json_lines=settings.log_json)
     asyncio.run(serve(settings))

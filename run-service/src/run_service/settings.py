@@ -30,6 +30,9 @@ class RunServiceSettings(BaseSettings):
     sandbox_max_sessions: int = 32
     sandbox_warm_pool: int = 2
     log_level: str = "INFO"
+    host: str = "127.0.0.1"  # where the operations endpoints listen (0.0.0.0 in containers)
+    ops_port: int = 9000  # /healthz, /readyz, /metrics
+    log_json: bool = True  # JSON lines with correlation ids; false: plain text
 
     def sandbox_limits(self) -> SandboxLimits:
         """The per-session limits these settings ask for."""

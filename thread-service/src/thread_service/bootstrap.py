@@ -1,11 +1,13 @@
 """The composition root: wires thread-service to whichever adapters it is given."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from eventkit.bus import CommandBus
+from eventkit.ops.checks import store_check
+from eventkit.ops.probes import Check
 from eventkit.store import EventStore
 from thread_service.consumers import serve_thread_commands
 from thread_service.service import Threads
@@ -24,6 +26,11 @@ class Deps:
     store: EventStore
     commands: CommandBus
     clock: Callable[[], datetime] = utc_now
+    checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
+
+    def readiness(self) -> dict[str, Check]:
+        """Every readiness check of the service."""
+        return {"database": store_check(self.store), **self.checks}
 
 
 async def start(deps: Deps, *, prefetch: int = 16) -> Threads:
@@ -43,6 +50,6 @@ async def real_deps(settings: ThreadServiceSettings) -> AsyncIterator[Deps]:
     engine = create_engine(settings.database_url)
     try:
         async with RabbitBus.connect(settings.amqp_url) as bus:
-            yield Deps(store=sql_event_store(engine), commands=bus)
+            yield Deps(store=sql_event_store(engine), commands=bus, checks={"broker": bus.check})
     finally:
         await engine.dispose()

@@ -3,6 +3,8 @@
 import asyncio
 import logging
 
+from eventkit.ops.http import ops_app, serving_ops
+from eventkit.ops.logs import configure_logging
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from thread_service.bootstrap import real_deps, start
 from thread_service.settings import ThreadServiceSettings
@@ -12,7 +14,10 @@ logger = logging.getLogger("thread_service")
 
 async def serve(settings: ThreadServiceSettings) -> None:
     """Serve thread commands until SIGTERM or SIGINT."""
-    async with real_deps(settings) as deps:
+    async with (
+        real_deps(settings) as deps,
+        serving_ops(ops_app(deps.readiness()), settings.host, settings.ops_port),
+    ):
         await start(deps, prefetch=settings.command_prefetch)
         settle_start_up_objects()
         logger.info("thread-service ready")
@@ -23,7 +28,5 @@ async def serve(settings: ThreadServiceSettings) -> None:
 def main() -> None:
     """Read settings from the environment and serve."""
     settings = ThreadServiceSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging("thread-service", settings.log_level, json_lines=settings.log_json)
     asyncio.run(serve(settings))

@@ -1,6 +1,5 @@
 """`make run`: the whole system in one process, serving the API on PORT (default 8000)."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +9,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cie_embedded.system import RunsConfig, sqlite_system
+from eventkit.ops.logs import configure_logging
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps
@@ -29,15 +29,14 @@ class EmbeddedSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
+    log_json: bool = True  # JSON lines with correlation ids; false: plain text
 
 
 def main() -> None:
     """Serve the API with SQLite under CIE_DATA_DIR and the in-memory bus."""
     settings = EmbeddedSettings()
     run_settings = RunServiceSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging("cie-embedded", settings.log_level, json_lines=settings.log_json)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = settings.data_dir.resolve()
 

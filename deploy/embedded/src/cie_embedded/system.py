@@ -83,6 +83,7 @@ async def embedded_system(
                 view=view,
                 files=files,
                 run_timeout_s=runs.run_timeout_s,
+                checks={"sandbox": run_service.sandbox_check(runs.pool)},
             )
     finally:
         relaying.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts.runs import CodeError, CodeExecuted
+from eventkit.ops.metrics import CODE_EXECUTIONS
 from run_service.engines import CodeExecutor, Execution
 from run_service.runs.recorder import RunRecorder
 
@@ -17,6 +18,7 @@ class RecordingExecutor:
 
     async def execute(self, code: str) -> Execution:
         execution = await self._inner.execute(code)
+        CODE_EXECUTIONS.labels(_outcome(execution)).inc()
         step = len(self.executions)
         self.executions.append(execution)
         await self._recorder.record(
@@ -27,6 +29,12 @@ class RecordingExecutor:
     def written_files(self) -> list[str]:
         """Every file the run's code wrote or changed, first write first, without repeats."""
         return list(dict.fromkeys(name for e in self.executions for name in e.files))
+
+
+def _outcome(execution: Execution) -> str:
+    if execution.state_lost:
+        return "session_lost"
+    return "ok" if execution.error is None else "error"
 
 
 def code_executed(recorder: RunRecorder, step: int, execution: Execution) -> CodeExecuted:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 from contracts.envelope import Envelope
 from contracts.runs import AssistantMessagePosted, RunCompleted, RunFailed, RunStarted
+from eventkit.ops.metrics import RUN_SECONDS, RUNS
 from eventkit.store import EventStore
 from run_service.engines import Engine, EngineError, RunOutcome, RunRequest
 from run_service.engines.sandbox_executor import SandboxExecutor
@@ -85,6 +87,7 @@ class RunProcessor:
             await self._fail(recorder, INTERRUPTED)
             return
         self.active_runs += 1
+        started = time.perf_counter()
         try:
             await self._execute(record, log, recorder)
         except Exception as error:  # a fault must end the run, never leave it hanging
@@ -92,6 +95,13 @@ class RunProcessor:
             await self._fail(recorder, f"Internal error in run-service: {type(error).__name__}")
         finally:
             self.active_runs -= 1
+            outcome = "failed" if recorder.failed else "completed"
+            seconds = time.perf_counter() - started
+            RUNS.labels(outcome).inc()
+            RUN_SECONDS.labels(outcome).observe(seconds)
+            logger.info(
+                "run %s of %s %s in %.3f s", recorder.run_id, recorder.thread_id, outcome, seconds
+            )
 
     async def _execute(self, record: RunRecord, log: ThreadLog, recorder: RunRecorder) -> None:
         request = record.request
@@ -183,6 +193,7 @@ class RunProcessor:
             failed_at=self._clock(),
         )
         await recorder.record(("failed", failed))
+        recorder.failed = True
 
 
 def answer_message_id(run_id: str) -> str:

@@ -34,6 +34,7 @@ class RunRecorder:
         self._correlation_id = correlation_id
         self._causation_id = causation_id
         self.clock = clock
+        self.failed = False  # set once the run's `run.failed` is recorded
 
     async def record(
         self, *events: tuple[str, Contract], expected_version: int | None = None

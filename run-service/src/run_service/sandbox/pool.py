@@ -42,6 +42,16 @@ class SessionPool:
         self._refill: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
 
+    @property
+    def live_count(self) -> int:
+        """Sessions bound to a thread."""
+        return len(self._live)
+
+    @property
+    def warm_count(self) -> int:
+        """Pre-started sessions waiting for a thread."""
+        return len(self._warm)
+
     async def start(self) -> None:
         """Fill the warm pool and start the idle reaper."""
         self._refill = asyncio.create_task(self._fill())

@@ -1,0 +1,1 @@
+"""Operations for every service: health and readiness probes, metrics, JSON logs, trace context."""

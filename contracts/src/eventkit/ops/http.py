@@ -1,0 +1,102 @@
+"""/healthz, /readyz and /metrics for any FastAPI app, a standalone ops server, and an
+ASGI middleware recording request latency by route template."""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eventkit.ops.metrics import HTTP_REQUEST_SECONDS
+from eventkit.ops.probes import Check, run_checks
+
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+Checks = Mapping[str, Check] | Callable[[], Mapping[str, Check]]
+
+
+def install_ops_routes(app: FastAPI, checks: Checks) -> None:
+    """Add the three operations routes (hidden from the OpenAPI docs).
+
+    `checks` may be a callable, for apps whose dependencies open in their lifespan.
+    """
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        ready, report = await run_checks(checks() if callable(checks) else checks)
+        body = {"status": "ready" if ready else "not ready", "checks": report}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def ops_app(checks: Checks) -> FastAPI:
+    """An app with only the operations routes (services without an HTTP API)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    install_ops_routes(app, checks)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serving_ops(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
+    """Serve `app` on host:port in the background for as long as the block runs."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()  # raise what stopped it (e.g. the port is taken)
+        yield
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await task
+
+
+class RequestMetrics:
+    """Observes each HTTP request's latency under its route template (not the raw path)."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self._app = app
+        self._service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPS_PATHS:
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def remember_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, remember_status)
+        finally:
+            HTTP_REQUEST_SECONDS.labels(
+                self._service, scope["method"], _route_of(scope), str(status["code"])
+            ).observe(time.perf_counter() - started)
+
+
+def _route_of(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
