@@ -66,6 +66,25 @@ def test_logs_are_json_lines_naming_the_requests_correlation_id(system: Distribu
     assert any(line.get("correlation_id") == correlation for line in lines)
 
 
+def test_the_clients_trace_context_reaches_every_event_of_the_chat(system: Distributed) -> None:
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    with system.client() as client:
+        answer = client.post(
+            "/api/chat",
+            json={"message": "```python\nprint(4)\n```"},
+            headers={"traceparent": traceparent},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        events = client.get(f"/api/thread/{answer.json()['thread_id']}/events").json()["events"]
+
+    by_type = {e["type"]: e["trace"].get("traceparent", "") for e in events}
+    # thread-service wrote the request; run-service, behind the relay and RabbitMQ, the rest.
+    for event_type in ("run.requested", "run.started", "run.code_executed", "run.completed"):
+        assert trace_id in by_type[event_type], event_type
+
+
 def _value(metrics: str, name: str) -> float:
     """The sample `name` (with its labels, as exposed) in a Prometheus text exposition."""
     for line in metrics.splitlines():

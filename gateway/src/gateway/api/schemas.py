@@ -55,6 +55,9 @@ class EventOut(BaseModel):
     time: datetime = Field(description="When the event was recorded (UTC)")
     correlation_id: str | None
     causation_id: str | None
+    trace: dict[str, str] = Field(
+        default_factory=dict, description="W3C trace context the event was written in"
+    )
     payload: dict[str, Any]
 
 

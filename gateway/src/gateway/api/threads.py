@@ -134,6 +134,7 @@ async def list_events(
                 time=event.recorded_at,
                 correlation_id=event.metadata.get("correlation_id"),
                 causation_id=event.metadata.get("causation_id"),
+                trace=dict(event.metadata.get("trace") or {}),
                 payload=dict(event.data),
             )
             for event in page
