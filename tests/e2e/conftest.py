@@ -58,10 +58,10 @@ class Distributed:
         """An HTTP client of the gateway."""
         return httpx.Client(base_url=self.base_url, timeout=30.0)
 
-    def restart(self, name: str) -> None:
-        """SIGKILL a service and start it again with the same module and environment."""
+    def restart(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop a service with `sig` (waiting for it to exit) and start it again, same env."""
         old = self.services[name]
-        old.stop(signal.SIGKILL)
+        old.stop(sig, timeout=90)
         self.services[name] = Service(name, old.module, old.env, self.logs)
 
 

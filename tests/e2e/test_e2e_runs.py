@@ -1,5 +1,6 @@
 """Chats across processes: gateway -> thread-service -> relay -> run-service -> gateway."""
 
+import signal
 import threading
 import time
 
@@ -80,6 +81,30 @@ def test_run_service_killed_mid_run_ends_the_run_and_never_duplicates_the_answer
         assert types.count("run.failed") == 1
         assert types.count("thread.assistant_message_posted") == 1
         assert types.count("run.completed") == 1
+
+
+def test_sigterm_lets_the_run_in_progress_finish_before_run_service_stops(
+    system: Distributed,
+) -> None:
+    code = "```python\nimport time\ntime.sleep(2)\nprint('finished in time')\n```"
+    with system.client() as client:
+        thread_id = client.post("/api/thread/create").json()["thread_id"]
+        answers: list[httpx.Response] = []
+
+        def ask() -> None:
+            answers.append(
+                client.post("/api/chat", json={"message": code, "thread_id": thread_id}, timeout=90)
+            )
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        _wait_for_event(client, thread_id, "run.started")
+        system.restart("run-service", signal.SIGTERM)
+        asking.join(90)
+
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    assert "finished in time" in answer.json()["message"]
 
 
 def _wait_for_event(client: httpx.Client, thread_id: str, event_type: str) -> None:

@@ -117,10 +117,12 @@ async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
 
     engine = create_engine(settings.database_url)
     try:
+        # Closed in reverse: the bus first, which waits for runs in progress (up to the
+        # shutdown grace), then file-service's client and the sandbox they still need.
         async with (
-            RabbitBus.connect(settings.amqp_url) as bus,
-            http_file_store(settings.file_service_url, settings.file_service_timeout_s) as files,
             session_pool(settings.sandbox_dir.resolve(), settings.sandbox_limits()) as pool,
+            http_file_store(settings.file_service_url, settings.file_service_timeout_s) as files,
+            RabbitBus.connect(settings.amqp_url, shutdown_grace=settings.shutdown_grace_s) as bus,
         ):
             yield Deps(
                 store=sql_event_store(engine),

@@ -20,6 +20,7 @@ class RunServiceSettings(BaseSettings):
     file_service_timeout_s: float = 120.0
     run_concurrency: int = 4  # runs of different threads at once; one thread runs one at a time
     run_timeout_s: float = 900.0
+    shutdown_grace_s: float = 60.0  # on SIGTERM, runs in progress get this long to finish
     sandbox_dir: Path = Path("./data/sandbox")
     sandbox_exec_timeout_s: float = 60.0
     sandbox_memory_mb: int = 1024
