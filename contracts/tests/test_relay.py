@@ -115,3 +115,21 @@ async def test_running_relay_recovers_after_an_outage_and_publishes_new_events()
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_a_throttled_checkpoint_is_saved_when_the_relay_stops() -> None:
+    store, bus, checkpoints = InMemoryEventStore(), FlakyBus(), InMemoryCheckpointStore()
+    relay = Relay(store, bus, checkpoints, checkpoint_every_s=3600)
+    await append(store, "test_a", 2)
+    await relay.publish_pending()  # the first save is due at once
+    await append(store, "test_a", 3)
+    assert await relay.publish_pending() == 3
+    assert await checkpoints.load("relay") == 2  # not yet: at most once an hour
+
+    running = asyncio.create_task(relay.run(poll_interval=60))
+    await asyncio.sleep(0.05)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    assert await checkpoints.load("relay") == 5

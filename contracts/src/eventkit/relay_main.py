@@ -39,6 +39,7 @@ class RelaySettings(BaseSettings):
     relay_poll_s: float = 0.05  # without PostgreSQL notifications (SQLite)
     relay_poll_notified_s: float = 0.5  # a fallback: each commit of events wakes the relay
     relay_batch_size: int = 500
+    relay_checkpoint_every_s: float = 0.5  # at most this much is republished after a crash
     log_level: str = "INFO"
     host: str = "127.0.0.1"  # where the operations endpoints listen (0.0.0.0 in containers)
     ops_port: int = 9000  # /healthz, /readyz, /metrics
@@ -85,7 +86,13 @@ async def _relay(
     engine: AsyncEngine, store: EventStore, bus: RabbitBus, settings: RelaySettings
 ) -> None:
     async with leadership(engine):
-        relay = Relay(store, bus, SqlCheckpointStore(engine), batch_size=settings.relay_batch_size)
+        relay = Relay(
+            store,
+            bus,
+            SqlCheckpointStore(engine),
+            batch_size=settings.relay_batch_size,
+            checkpoint_every_s=settings.relay_checkpoint_every_s,
+        )
         async with _wake_ups(engine, settings.database_url, relay) as notified:
             poll = settings.relay_poll_notified_s if notified else settings.relay_poll_s
             publishing = asyncio.create_task(relay.run(poll_interval=poll))

@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from contracts.envelope import Envelope
-from contracts.runs import AssistantMessagePosted
+from contracts.runs import TERMINAL_RUN_EVENTS, AssistantMessagePosted
 from eventkit.store import EventStore
 
 POLL_INTERVAL_S = 0.25
@@ -42,7 +42,9 @@ class RunWaiter:
     _signals: dict[str, set[asyncio.Event]] = field(default_factory=dict)
 
     def on_event(self, event: Envelope) -> None:
-        """Wake whoever waits on the event's thread."""
+        """Wake whoever waits on the event's thread when a run of it ended."""
+        if event.type not in TERMINAL_RUN_EVENTS:
+            return
         for signal in self._signals.get(event.stream_id, ()):
             signal.set()
 

@@ -1,7 +1,7 @@
 """The use cases: load a thread's stream, decide, append. One entry point per command type."""
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,14 +10,15 @@ from pydantic import ValidationError
 from contracts.base import Contract
 from contracts.envelope import Envelope
 from contracts.ids import derived_event_id
-from contracts.registry import UnknownMessageType, parse_command, parse_event
+from contracts.registry import UnknownMessageType, parse_command
 from contracts.replies import CommandReply
 from contracts.runs import RequestRun
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.envelopes import event_metadata, new_event
-from eventkit.store import NO_STREAM, ConcurrencyError, EventStore, StoredEvent
+from eventkit.store import NO_STREAM, ConcurrencyError, EventStore
 from thread_service import domain
 from thread_service.errors import InvalidCommand, ThreadServiceError
+from thread_service.streams import ThreadStreams
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Threads:
     def __init__(self, store: EventStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        self._streams = ThreadStreams(store)
 
     async def handle(self, command: Envelope) -> CommandReply:
         """Carry out one command; a refusal is a reply, never an exception (no redelivery)."""
@@ -54,12 +56,11 @@ class Threads:
     async def _decide_and_append(self, command: Envelope, contract: Any) -> CommandReply:
         stream_id = contract.thread_id
         for _ in range(MAX_CONFLICT_RETRIES):
-            stored = await self._store.read_stream(stream_id)
-            earlier = _events_caused_by(stored, command)
-            if earlier:  # a redelivered command: answer what it did the first time
-                return _ok(stream_id, earlier[-1].stream_version, earlier[-1].global_position)
-            state = domain.fold(parse_event(event.event_type, dict(event.data)) for event in stored)
-            decided = DECIDERS[type(contract)](state, contract, self._clock())
+            stream = await self._streams.read(stream_id)
+            earlier = stream.caused.get(str(command.message_id))
+            if earlier is not None:  # a redelivered command: answer what it did the first time
+                return _ok(stream_id, *earlier)
+            decided = DECIDERS[type(contract)](stream.state, contract, self._clock())
             metadata = event_metadata(
                 correlation_id=command.correlation_id,
                 causation_id=command.message_id,
@@ -69,7 +70,7 @@ class Threads:
                 new_event(derived_event_id(command.message_id, index), event, metadata)
                 for index, event in enumerate(decided)
             ]
-            expected = stored[-1].stream_version if stored else NO_STREAM
+            expected = stream.version if stream.version >= 0 else NO_STREAM
             try:
                 result = await self._store.append(stream_id, events, expected_version=expected)
             except ConcurrencyError:
@@ -96,11 +97,6 @@ def _parse(command: Envelope) -> Any:
     if type(contract) not in DECIDERS:
         raise InvalidCommand(f"thread-service does not handle {command.type!r}")
     return contract
-
-
-def _events_caused_by(stored: Sequence[StoredEvent], command: Envelope) -> list[StoredEvent]:
-    cause = str(command.message_id)
-    return [event for event in stored if event.metadata.get("causation_id") == cause]
 
 
 def _ok(stream_id: str, version: int, position: int) -> CommandReply:

@@ -26,6 +26,7 @@ from run_service.sandbox import SessionPool
 from thread_service import bootstrap as thread_service
 
 RELAY_POLL_S = 0.5  # a fallback: every append wakes the relay at once
+RELAY_CHECKPOINT_EVERY_S = 0.5
 FILE_SERVICE_TIMEOUT_S = 60.0
 FILE_SERVICE_URL = "http://file-service"
 
@@ -54,7 +55,7 @@ async def embedded_system(
     """Start thread-, run- and file-service and the relay here; yield what the gateway needs."""
     events = InMemoryEventBus()
     commands = InMemoryCommandBus()
-    relay = Relay(store, events, checkpoints)
+    relay = Relay(store, events, checkpoints, checkpoint_every_s=RELAY_CHECKPOINT_EVERY_S)
     store = NotifyingEventStore(store, relay.wake)
     await thread_service.start(thread_service.Deps(store=store, commands=commands))
     relaying = asyncio.create_task(relay.run(poll_interval=RELAY_POLL_S))

@@ -21,9 +21,7 @@ class RecordingExecutor:
         CODE_EXECUTIONS.labels(_outcome(execution)).inc()
         step = len(self.executions)
         self.executions.append(execution)
-        await self._recorder.record(
-            (f"code:{step}", code_executed(self._recorder, step, execution))
-        )
+        self._recorder.add(f"code:{step}", code_executed(self._recorder, step, execution))
         return execution
 
     def written_files(self) -> list[str]:

@@ -28,7 +28,7 @@ from run_service.runs.files import FileStore, FileUnavailable
 from run_service.runs.locks import KeyedLocks
 from run_service.runs.outputs import keep_files
 from run_service.runs.recorder import RunRecorder
-from run_service.runs.thread_log import RunRecord, ThreadLog, read_thread_log
+from run_service.runs.thread_log import RunRecord, ThreadLog, ThreadLogs
 from run_service.runs.workspace import Workspace
 from run_service.sandbox import SessionPool
 
@@ -64,6 +64,7 @@ class RunProcessor:
         self._clock = clock
         self._run_timeout_s = run_timeout_s
         self._workspace = Workspace(pool, files)
+        self._logs = ThreadLogs(store)
         self._threads = KeyedLocks()
         self.active_runs = 0
 
@@ -73,12 +74,10 @@ class RunProcessor:
             return
         run_id = str(event.payload.get("run_id", ""))
         async with self._threads.hold(event.stream_id):
-            while True:
-                log = read_thread_log(await self._store.read_stream(event.stream_id))
-                pending = log.unfinished_through(run_id)
-                if not pending:
-                    return
-                await self._finish(pending[0], log)
+            log = await self._logs.read(event.stream_id)
+            for record in log.unfinished_through(run_id):
+                await self._finish(record, log)
+                log = await self._logs.read(event.stream_id)  # its answer is history now
 
     async def _finish(self, record: RunRecord, log: ThreadLog) -> None:
         recorder = _recorder_for(self._store, record, self._clock)
@@ -94,6 +93,7 @@ class RunProcessor:
             logger.exception("run %s failed", recorder.run_id)
             await self._fail(recorder, f"Internal error in run-service: {type(error).__name__}")
         finally:
+            await recorder.close()
             self.active_runs -= 1
             outcome = "failed" if recorder.failed else "completed"
             seconds = time.perf_counter() - started
@@ -106,17 +106,15 @@ class RunProcessor:
     async def _execute(self, record: RunRecord, log: ThreadLog, recorder: RunRecorder) -> None:
         request = record.request
         choice = self._engines.for_run(request)
-        await recorder.record(
-            (
-                "started",
-                RunStarted(
-                    thread_id=request.thread_id,
-                    run_id=request.run_id,
-                    engine=choice.name,
-                    isolation=self._pool.sandbox.isolation_level(),
-                    started_at=self._clock(),
-                ),
-            )
+        recorder.add(
+            "started",
+            RunStarted(
+                thread_id=request.thread_id,
+                run_id=request.run_id,
+                engine=choice.name,
+                isolation=self._pool.sandbox.isolation_level(),
+                started_at=self._clock(),
+            ),
         )
         executor = RecordingExecutor(SandboxExecutor(self._pool, request.thread_id), recorder)
         try:

@@ -5,6 +5,7 @@ Pure functions over stored events; the stream is the only record of which runs a
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from contracts.runs import (
     RunStarted,
 )
 from contracts.threads import UserMessagePosted
-from eventkit.store import StoredEvent
+from eventkit.store import EventStore, StoredEvent
 from run_service.engines import HistoryMessage
 
 
@@ -39,6 +40,11 @@ class ThreadLog:
     messages: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (role, text)
     message_order: list[str] = field(default_factory=list)
     version: int = -1
+    by_run: dict[str, RunRecord] = field(default_factory=dict)
+
+    def apply(self, events: Sequence[StoredEvent]) -> None:
+        """Fold in events that follow `version` (earlier ones are skipped)."""
+        _apply(self, events)
 
     def run(self, run_id: str) -> RunRecord | None:
         """The run with this id, if requested."""
@@ -81,8 +87,15 @@ class ThreadLog:
 def read_thread_log(events: Sequence[StoredEvent]) -> ThreadLog:
     """Fold a thread's stored events into its run records and messages."""
     log = ThreadLog()
-    by_run: dict[str, RunRecord] = {}
+    log.apply(events)
+    return log
+
+
+def _apply(log: ThreadLog, events: Sequence[StoredEvent]) -> None:
+    by_run = log.by_run
     for event in events:
+        if event.stream_version <= log.version:
+            continue  # already folded in
         log.version = event.stream_version
         try:
             contract = parse_event(event.event_type, dict(event.data))
@@ -103,4 +116,21 @@ def read_thread_log(events: Sequence[StoredEvent]) -> ThreadLog:
             case AssistantMessagePosted():
                 log.messages[contract.message_id] = ("assistant", contract.content)
                 log.message_order.append(contract.message_id)
-    return log
+
+
+class ThreadLogs:
+    """The logs of recently active threads, kept up to date by reading only what is new."""
+
+    def __init__(self, store: EventStore, capacity: int = 256) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._logs: OrderedDict[str, ThreadLog] = OrderedDict()
+
+    async def read(self, thread_id: str) -> ThreadLog:
+        """The thread's log as the store has it now."""
+        log = self._logs.pop(thread_id, None) or ThreadLog()
+        log.apply(await self._store.read_stream(thread_id, from_version=log.version + 1))
+        self._logs[thread_id] = log
+        while len(self._logs) > self._capacity:
+            self._logs.popitem(last=False)
+        return log
