@@ -62,3 +62,4 @@ bench: sync
 	$(RUN) python tests/benchmarks/bench_messages.py
 	$(RUN) python tests/benchmarks/bench_files_gateway.py
 	$(RUN) python tests/benchmarks/bench_sandbox.py
+	$(RUN) python tests/benchmarks/bench_chat.py
