@@ -63,6 +63,8 @@ class Distributed:
         old = self.services[name]
         old.stop(sig, timeout=90)
         self.services[name] = Service(name, old.module, old.env, self.logs)
+        if name in self.ops_urls:  # back when it answers again
+            wait_until_http_ready(f"{self.ops_urls[name]}/healthz", [self.services[name]])
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,28 @@
-"""An EventStore decorator that calls back after each committed append (wakes the relay)."""
+"""Commit signals: callbacks run whenever events were committed (wake the relay, waiters).
+
+In one process an EventStore decorator fires them after each append; across processes a
+PostgreSQL `LISTEN cie_events` connection does (see `eventkit.pg_listen`).
+"""
 
 from collections.abc import Callable, Sequence
 
 from eventkit.store import AppendResult, EventStore, NewEvent, StoredEvent
+
+
+class CommitSignals:
+    """A fan-out of "something was committed" to every registered callback."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (quick, synchronous) on every commit from now on."""
+        self._callbacks.append(callback)
+
+    def fire(self) -> None:
+        """Tell every subscriber that events were committed."""
+        for callback in self._callbacks:
+            callback()
 
 
 class NotifyingEventStore:

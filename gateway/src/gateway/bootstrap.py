@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from contracts.envelope import Envelope
 from contracts.routing import GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS
@@ -11,6 +12,7 @@ from eventkit.bus import CommandBus, EventBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.probes import Check
 from eventkit.store import EventStore
+from eventkit.store_notify import CommitSignals
 from gateway.commands import ThreadCommands
 from gateway.conversations import Conversations
 from gateway.files import FileServiceClient
@@ -18,6 +20,9 @@ from gateway.projections.messages import MessagesView
 from gateway.projections.projector import MessagesProjector
 from gateway.runs import RunWaiter
 from gateway.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def utc_now() -> datetime:
@@ -39,6 +44,7 @@ class GatewayDeps:
     run_timeout_s: float = 900.0
     projection_prefetch: int = 100
     checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
+    commits: CommitSignals | None = None  # commit signals, when this process gets them
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ async def wire(deps: GatewayDeps) -> Wired:
     """Build the use cases and subscribe the projector and run waiters to thread events."""
     projector = MessagesProjector(deps.store, deps.view)
     waiter = RunWaiter(deps.store)
+    if deps.commits is not None:  # see a run's end at commit, not after relay and bus
+        deps.commits.subscribe(waiter.wake_all)
 
     async def on_thread_event(event: Envelope) -> None:
         await projector.on_event(event)
@@ -93,10 +101,12 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
     from gateway.projections.messages_sql import SqlMessagesView
 
     engine = create_engine(settings.database_url)
+    commits = CommitSignals()
     try:
         async with (
             RabbitBus.connect(settings.amqp_url) as bus,
             file_service_http(settings.file_service_url, settings.file_service_timeout_s) as files,
+            commit_notifications(engine, settings.database_url, commits),
         ):
             yield GatewayDeps(
                 store=sql_event_store(engine),
@@ -108,9 +118,25 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
                 run_timeout_s=settings.run_timeout_s,
                 projection_prefetch=settings.projection_prefetch,
                 checks={"broker": bus.check, "file-service": files.check},
+                commits=commits,
             )
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def commit_notifications(
+    engine: "AsyncEngine", url: str, commits: CommitSignals
+) -> AsyncIterator[None]:
+    """Fire `commits` on PostgreSQL's commit notifications (nothing on SQLite)."""
+    from eventkit.pg_listen import EVENTS_CHANNEL, listening
+    from eventkit.sql import is_postgres
+
+    if not is_postgres(engine):
+        yield
+        return
+    async with listening(url, EVENTS_CHANNEL, commits.fire):
+        yield
 
 
 @asynccontextmanager

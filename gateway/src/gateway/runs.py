@@ -41,6 +41,12 @@ class RunWaiter:
     poll_interval_s: float = POLL_INTERVAL_S
     _signals: dict[str, set[asyncio.Event]] = field(default_factory=dict)
 
+    def wake_all(self) -> None:
+        """Something was committed: every waiter looks at its thread again."""
+        for signals in self._signals.values():
+            for signal in signals:
+                signal.set()
+
     def on_event(self, event: Envelope) -> None:
         """Wake whoever waits on the event's thread when a run of it ended."""
         if event.type not in TERMINAL_RUN_EVENTS:

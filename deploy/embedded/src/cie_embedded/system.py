@@ -12,7 +12,7 @@ from eventkit.bus_memory import InMemoryCommandBus, InMemoryEventBus
 from eventkit.relay import Relay
 from eventkit.store import CheckpointStore, EventStore
 from eventkit.store_memory import InMemoryCheckpointStore, InMemoryEventStore
-from eventkit.store_notify import NotifyingEventStore
+from eventkit.store_notify import CommitSignals, NotifyingEventStore
 from file_service import bootstrap as file_service
 from file_service.app import create_app as create_file_service_app
 from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES
@@ -56,7 +56,9 @@ async def embedded_system(
     events = InMemoryEventBus()
     commands = InMemoryCommandBus()
     relay = Relay(store, events, checkpoints, checkpoint_every_s=RELAY_CHECKPOINT_EVERY_S)
-    store = NotifyingEventStore(store, relay.wake)
+    commits = CommitSignals()
+    commits.subscribe(relay.wake)
+    store = NotifyingEventStore(store, commits.fire)
     await thread_service.start(thread_service.Deps(store=store, commands=commands))
     relaying = asyncio.create_task(relay.run(poll_interval=RELAY_POLL_S))
     files_app = create_file_service_app(file_service_deps)
@@ -85,6 +87,7 @@ async def embedded_system(
                 files=files,
                 run_timeout_s=runs.run_timeout_s,
                 checks={"sandbox": run_service.sandbox_check(runs.pool)},
+                commits=commits,
             )
     finally:
         relaying.cancel()
