@@ -38,6 +38,8 @@ def test_metrics_count_requests_runs_and_relayed_events(system: Distributed) -> 
     assert _value(runs, 'cie_runs_total{outcome="completed"}') >= 1
     assert _value(runs, 'cie_code_executions_total{outcome="ok"}') >= 1
     assert 'cie_sandbox_sessions{state="warm"}' in runs
+    threads = httpx.get(f"{system.ops_urls['thread-service']}/metrics", timeout=10).text
+    assert _value(threads, 'cie_commands_total{outcome="ok",type="thread.request_run"}') >= 1
     relay = httpx.get(f"{system.ops_urls['relay']}/metrics", timeout=10).text
     assert _value(relay, "cie_relay_published_total") >= 4
 

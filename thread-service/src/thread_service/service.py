@@ -15,6 +15,7 @@ from contracts.replies import CommandReply
 from contracts.runs import RequestRun
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.envelopes import event_metadata, new_event
+from eventkit.ops.metrics import COMMANDS
 from eventkit.store import NO_STREAM, ConcurrencyError, EventStore
 from thread_service import domain
 from thread_service.errors import InvalidCommand, ThreadServiceError
@@ -47,11 +48,13 @@ class Threads:
         """Carry out one command; a refusal is a reply, never an exception (no redelivery)."""
         try:
             contract = _parse(command)
-            return await self._decide_and_append(command, contract)
+            reply = await self._decide_and_append(command, contract)
         except ThreadServiceError as refused:
-            return CommandReply(
+            reply = CommandReply(
                 ok=False, stream_id=command.stream_id, error_code=refused.code, detail=str(refused)
             )
+        COMMANDS.labels(command.type, "ok" if reply.ok else reply.error_code or "refused").inc()
+        return reply
 
     async def _decide_and_append(self, command: Envelope, contract: Any) -> CommandReply:
         stream_id = contract.thread_id
