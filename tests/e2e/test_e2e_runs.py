@@ -52,20 +52,8 @@ def test_run_service_killed_mid_run_ends_the_run_and_never_duplicates_the_answer
 ) -> None:
     with system.client() as client:
         thread_id = client.post("/api/thread/create").json()["thread_id"]
-        answers: list[httpx.Response] = []
+        answer = _restart_run_service_during_a_run(system, client, thread_id, SLOW, signal.SIGKILL)
 
-        def ask() -> None:
-            answers.append(
-                client.post("/api/chat", json={"message": SLOW, "thread_id": thread_id}, timeout=90)
-            )
-
-        asking = threading.Thread(target=ask)
-        asking.start()
-        _wait_for_event(client, thread_id, "run.started")
-        system.restart("run-service")
-        asking.join(90)
-
-        (answer,) = answers
         assert answer.status_code == 500
         assert "Interrupted" in answer.json()["detail"]
         # The thread keeps working: the next message runs in a fresh session.
@@ -89,22 +77,30 @@ def test_sigterm_lets_the_run_in_progress_finish_before_run_service_stops(
     code = "```python\nimport time\ntime.sleep(2)\nprint('finished in time')\n```"
     with system.client() as client:
         thread_id = client.post("/api/thread/create").json()["thread_id"]
-        answers: list[httpx.Response] = []
+        answer = _restart_run_service_during_a_run(system, client, thread_id, code, signal.SIGTERM)
 
-        def ask() -> None:
-            answers.append(
-                client.post("/api/chat", json={"message": code, "thread_id": thread_id}, timeout=90)
-            )
-
-        asking = threading.Thread(target=ask)
-        asking.start()
-        _wait_for_event(client, thread_id, "run.started")
-        system.restart("run-service", signal.SIGTERM)
-        asking.join(90)
-
-    (answer,) = answers
     assert answer.status_code == 200, answer.text
     assert "finished in time" in answer.json()["message"]
+
+
+def _restart_run_service_during_a_run(
+    system: Distributed, client: httpx.Client, thread_id: str, code: str, sig: int
+) -> httpx.Response:
+    """Chat `code` on the thread; once its run started, stop run-service with `sig` and start
+    it again; the chat's response."""
+    answers: list[httpx.Response] = []
+
+    def ask() -> None:
+        body = {"message": code, "thread_id": thread_id}
+        answers.append(client.post("/api/chat", json=body, timeout=90))
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    _wait_for_event(client, thread_id, "run.started")
+    system.restart("run-service", sig)
+    asking.join(90)
+    (answer,) = answers
+    return answer
 
 
 def _wait_for_event(client: httpx.Client, thread_id: str, event_type: str) -> None:

@@ -144,9 +144,7 @@ async def file_service_http(
     base_url: str, timeout_s: float, *, uds: str | None = None
 ) -> AsyncIterator[FileServiceClient]:
     """A client of file-service at `base_url` (over the Unix socket `uds` if given)."""
-    import httpx
+    from eventkit.http_client import service_client
 
-    transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
-    timeout = httpx.Timeout(timeout_s, connect=5.0)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport) as http:
+    async with service_client(base_url, timeout_s, uds=uds) as http:
         yield FileServiceClient(http)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from eventkit.http_client import service_client
 from run_service.runs.files import FileInfo, FileUnavailable
 
 CHUNK_BYTES = 1 << 20
@@ -65,7 +66,5 @@ async def http_file_store(
     base_url: str, timeout_s: float, *, uds: str | None = None
 ) -> AsyncIterator[HttpFileStore]:
     """A FileStore for file-service at `base_url` (over the Unix socket `uds` if given)."""
-    transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
-    timeout = httpx.Timeout(timeout_s, connect=5.0)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport) as http:
+    async with service_client(base_url, timeout_s, uds=uds) as http:
         yield HttpFileStore(http)
