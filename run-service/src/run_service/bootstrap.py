@@ -59,6 +59,8 @@ def sandbox_check(pool: SessionPool) -> Check:
         summary = f"{pool.sandbox.isolation_level()}; {warm} warm, {live}/{cap} live"
         if warm == 0 and live >= cap:
             raise RuntimeError(f"no sandbox capacity: {summary}")
+        if warm == 0 and pool.start_failure is not None:
+            raise RuntimeError(f"sessions cannot start ({pool.start_failure}): {summary}")
         return summary
 
     return check

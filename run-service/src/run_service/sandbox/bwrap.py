@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,25 @@ STAGING = "/mnt"
 def bwrap_path() -> str | None:
     """The bwrap binary, if installed."""
     return shutil.which("bwrap")
+
+
+def bwrap_works(exe: str) -> str | None:
+    """None if bwrap can create the namespaces a session needs here, else why not.
+
+    Installed is not enough: a container's default seccomp profile, AppArmor or a masked /proc
+    stop it, and then every session would fail to start.
+    """
+    probe = [
+        exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+        "--proc", "/proc", "--dev", "/dev", "true",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(probe, env={}, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return str(error)
+    if done.returncode != 0:
+        return done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class SessionPool:
         self._lost: set[str] = set()  # threads whose session died: tell them on the next run
         self._locks: dict[str, asyncio.Lock] = {}
         self._refill: asyncio.Task[None] | None = None
+        self.start_failure: str | None = None  # why the last session start failed, if it did
         self._reaper: asyncio.Task[None] | None = None
 
     @property
@@ -148,8 +149,10 @@ class SessionPool:
             slot.mkdir()
             try:
                 self._warm.append(await self.sandbox.start(slot))
-            except (SessionDied, OSError, TimeoutError, RuntimeError):
+                self.start_failure = None
+            except (SessionDied, OSError, TimeoutError, RuntimeError) as error:
                 log.exception("could not start a warm sandbox session")
+                self.start_failure = f"{type(error).__name__}: {error}"
                 shutil.rmtree(slot, ignore_errors=True)
                 return
 

@@ -201,11 +201,19 @@ def _private_tmp(uid: int | None) -> str:
 
 
 def default_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
-    """Bubblewrap when installed, else the rlimit fallback with a loud warning."""
-    if bwrap.bwrap_path() is not None:
-        return BubblewrapSandbox(limits)
+    """Bubblewrap when it works here, else the rlimit fallback with a loud warning."""
+    exe = bwrap.bwrap_path()
+    if exe is None:
+        why = "bubblewrap is NOT installed"
+    else:
+        failure = bwrap.bwrap_works(exe)
+        if failure is None:
+            return BubblewrapSandbox(limits)
+        why = f"bubblewrap is installed but cannot create namespaces here ({failure})"
     log.warning(
-        "bubblewrap is NOT installed: sandboxed code runs with rlimits only, without namespace, "
-        "network or filesystem isolation. Install bubblewrap before running untrusted code."
+        "%s: sandboxed code runs with rlimits only, without namespace, network or filesystem "
+        "isolation, and can read this service's environment. Fix this before running "
+        "untrusted code (deploy/README.md says what containers need).",
+        why,
     )
     return RlimitSandbox(limits)
