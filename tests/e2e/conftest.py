@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 import pytest
 
+from tests.e2e.compose_env import local_environment
 from tests.e2e.processes import (
     Service,
     free_port,
@@ -69,7 +70,7 @@ class Distributed:
 
 @pytest.fixture(scope="session")
 def distributed_env(postgres_url: str, isolated_amqp_url: str) -> dict[str, str]:
-    """What every service process of the distributed system gets in its environment."""
+    """The addresses of this machine's database and broker, as every service gets them."""
     return service_env({"CIE_DATABASE_URL": postgres_url, "CIE_AMQP_URL": isolated_amqp_url})
 
 
@@ -77,53 +78,57 @@ def distributed_env(postgres_url: str, isolated_amqp_url: str) -> dict[str, str]
 def system(
     distributed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Distributed]:
-    """gateway, thread-, run- and file-service and relay as OS processes, after the migrations."""
+    """gateway, thread-, run- and file-service and relay as OS processes, after the migrations,
+    each with the environment deploy/compose.yaml gives it (local addresses in place)."""
     env = distributed_env
+    stores = {name: env[name] for name in ("CIE_DATABASE_URL", "CIE_AMQP_URL")}
+    migrate_env = {
+        **env,
+        **local_environment("migrate", {"CIE_DATABASE_URL": env["CIE_DATABASE_URL"]}),
+    }
     for job in ("gateway.migrate", "file_service.migrate"):
-        migrated = run_to_completion(job, env)
+        migrated = run_to_completion(job, migrate_env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     port, files_port = free_port(), free_port()
-    files_env = {
-        **env,
-        "CIE_FILE_SERVICE_PORT": str(files_port),
-        "CIE_BLOB_DIR": str(tmp_path_factory.mktemp("blobs")),
+    ops_ports = {name: free_port() for name in ("thread-service", "relay", "run-service")}
+    files_url = f"http://127.0.0.1:{files_port}"
+    local = {
+        "gateway": {**stores, "PORT": str(port), "CIE_FILE_SERVICE_URL": files_url},
+        "file-service": {
+            "CIE_DATABASE_URL": env["CIE_DATABASE_URL"],
+            "CIE_FILE_SERVICE_PORT": str(files_port),
+            "CIE_BLOB_DIR": str(tmp_path_factory.mktemp("blobs")),
+        },
+        "run-service": {
+            **stores,
+            "CIE_OPS_PORT": str(ops_ports["run-service"]),
+            "CIE_FILE_SERVICE_URL": files_url,
+            "CIE_SANDBOX_DIR": str(tmp_path_factory.mktemp("sandbox")),
+            "CIE_SANDBOX_EXEC_TIMEOUT_S": "20",
+        },
+        "thread-service": {**stores, "CIE_OPS_PORT": str(ops_ports["thread-service"])},
+        "relay": {**stores, "CIE_OPS_PORT": str(ops_ports["relay"])},
     }
-    gateway_env = {
-        **env,
-        "PORT": str(port),
-        "CIE_FILE_SERVICE_URL": f"http://127.0.0.1:{files_port}",
-    }
-    runs_env = {
-        **env,
-        "CIE_FILE_SERVICE_URL": f"http://127.0.0.1:{files_port}",
-        "CIE_SANDBOX_DIR": str(tmp_path_factory.mktemp("sandbox")),
-        "CIE_SANDBOX_EXEC_TIMEOUT_S": "20",
+    envs = {
+        name: {**env, **local_environment(name, {"CIE_HOST": "127.0.0.1", **values})}
+        for name, values in local.items()
     }
     logs = tmp_path_factory.mktemp("logs")
-    system = Distributed(f"http://127.0.0.1:{port}", env, files_env, runs_env, logs)
-    ops_ports = {name: free_port() for name in ("thread-service", "relay", "run-service")}
-    runs_env["CIE_OPS_PORT"] = str(ops_ports["run-service"])
+    system = Distributed(
+        f"http://127.0.0.1:{port}", env, envs["file-service"], envs["run-service"], logs
+    )
     system.ops_urls = {name: f"http://127.0.0.1:{port}" for name, port in ops_ports.items()}
     system.ops_urls["gateway"] = system.base_url
-    system.ops_urls["file-service"] = f"http://127.0.0.1:{files_port}"
+    system.ops_urls["file-service"] = files_url
+    modules = {
+        "thread-service": "thread_service",
+        "relay": "eventkit.relay_main",
+        "file-service": "file_service",
+        "run-service": "run_service",
+        "gateway": "gateway",
+    }
     system.services.update(
-        {
-            "thread-service": Service(
-                "thread-service",
-                "thread_service",
-                {**env, "CIE_OPS_PORT": str(ops_ports["thread-service"])},
-                logs,
-            ),
-            "relay": Service(
-                "relay",
-                "eventkit.relay_main",
-                {**env, "CIE_OPS_PORT": str(ops_ports["relay"])},
-                logs,
-            ),
-            "file-service": Service("file-service", "file_service", files_env, logs),
-            "run-service": Service("run-service", "run_service", runs_env, logs),
-            "gateway": Service("gateway", "gateway", gateway_env, logs),
-        }
+        {name: Service(name, module, envs[name], logs) for name, module in modules.items()}
     )
     with running(system.services):
         processes = list(system.services.values())
