@@ -141,7 +141,4 @@ class RunFailed(Contract):
     failed_at: datetime
 
 
-RunEvent = (
-    RunRequested | RunStarted | CodeExecuted | AssistantMessagePosted | RunCompleted | RunFailed
-)
 TERMINAL_RUN_EVENTS = ("run.completed", "run.failed")

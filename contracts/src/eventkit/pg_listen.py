@@ -3,7 +3,10 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +43,20 @@ async def listening(url: str, channel: str, on_notify: Callable[[], None]) -> As
     finally:
         with contextlib.suppress(Exception):
             await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def commit_notifications(
+    engine: "AsyncEngine", url: str, on_commit: Callable[[], None]
+) -> AsyncIterator[bool]:
+    """Call `on_commit` whenever events commit (PostgreSQL); yields whether it will.
+
+    On SQLite, or when listening fails, nothing calls back: callers keep polling.
+    """
+    from eventkit.sql import is_postgres
+
+    if not is_postgres(engine):
+        yield False
+        return
+    async with listening(url, EVENTS_CHANNEL, on_commit) as notified:
+        yield notified

@@ -17,7 +17,7 @@ from eventkit.bus_rabbit import RabbitBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.http import ops_app, serving_ops
 from eventkit.ops.logs import configure_logging
-from eventkit.pg_listen import EVENTS_CHANNEL, listening
+from eventkit.pg_listen import commit_notifications
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from eventkit.relay import Relay
 from eventkit.sql import create_engine, is_postgres
@@ -59,15 +59,6 @@ async def leadership(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
 
 
-@contextlib.asynccontextmanager
-async def _wake_ups(engine: AsyncEngine, url: str, relay: Relay) -> AsyncIterator[bool]:
-    if not is_postgres(engine):
-        yield False
-        return
-    async with listening(url, EVENTS_CHANNEL, relay.wake) as notified:
-        yield notified
-
-
 async def serve(settings: RelaySettings) -> None:
     """Publish committed events until SIGTERM or SIGINT."""
     engine = create_engine(settings.database_url)
@@ -93,7 +84,7 @@ async def _relay(
             batch_size=settings.relay_batch_size,
             checkpoint_every_s=settings.relay_checkpoint_every_s,
         )
-        async with _wake_ups(engine, settings.database_url, relay) as notified:
+        async with commit_notifications(engine, settings.database_url, relay.wake) as notified:
             poll = settings.relay_poll_notified_s if notified else settings.relay_poll_s
             publishing = asyncio.create_task(relay.run(poll_interval=poll))
             settle_start_up_objects()

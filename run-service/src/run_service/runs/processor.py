@@ -66,7 +66,6 @@ class RunProcessor:
         self._workspace = Workspace(pool, files)
         self._logs = ThreadLogs(store)
         self._threads = KeyedLocks()
-        self.active_runs = 0
 
     async def on_event(self, event: Envelope) -> None:
         """Bus handler: bring the event's thread up to date with its runs, through this one."""
@@ -85,7 +84,6 @@ class RunProcessor:
             logger.warning("run %s was cut off by an earlier crash; failing it", recorder.run_id)
             await self._fail(recorder, INTERRUPTED)
             return
-        self.active_runs += 1
         started = time.perf_counter()
         try:
             await self._execute(record, log, recorder)
@@ -94,7 +92,6 @@ class RunProcessor:
             await self._fail(recorder, f"Internal error in run-service: {type(error).__name__}")
         finally:
             await recorder.close()
-            self.active_runs -= 1
             outcome = "failed" if recorder.failed else "completed"
             seconds = time.perf_counter() - started
             RUNS.labels(outcome).inc()

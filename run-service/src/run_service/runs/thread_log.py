@@ -37,18 +37,34 @@ class ThreadLog:
     """A thread's runs in request order, and its messages by id in posting order."""
 
     runs: list[RunRecord] = field(default_factory=list)
-    messages: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (role, text)
-    message_order: list[str] = field(default_factory=list)
+    # message id -> (role, text), in posting order (dicts keep insertion order)
+    messages: dict[str, tuple[str, str]] = field(default_factory=dict)
     version: int = -1
-    by_run: dict[str, RunRecord] = field(default_factory=dict)
+    _by_run: dict[str, RunRecord] = field(default_factory=dict)
 
     def apply(self, events: Sequence[StoredEvent]) -> None:
         """Fold in events that follow `version` (earlier ones are skipped)."""
-        _apply(self, events)
-
-    def run(self, run_id: str) -> RunRecord | None:
-        """The run with this id, if requested."""
-        return next((r for r in self.runs if r.request.run_id == run_id), None)
+        for event in events:
+            if event.stream_version <= self.version:
+                continue  # already folded in
+            self.version = event.stream_version
+            try:
+                contract = parse_event(event.event_type, dict(event.data))
+            except UnknownMessageType:
+                continue  # written by a newer version: nothing a run depends on
+            match contract:
+                case RunRequested():
+                    record = RunRecord(request=contract, event=event)
+                    self._by_run[contract.run_id] = record
+                    self.runs.append(record)
+                case RunStarted() if contract.run_id in self._by_run:
+                    self._by_run[contract.run_id].started = True
+                case RunCompleted() | RunFailed() if contract.run_id in self._by_run:
+                    self._by_run[contract.run_id].ended = True
+                case UserMessagePosted():
+                    self.messages[contract.message_id] = ("user", contract.content)
+                case AssistantMessagePosted():
+                    self.messages[contract.message_id] = ("assistant", contract.content)
 
     def unfinished_through(self, run_id: str) -> list[RunRecord]:
         """Runs not yet ended, oldest first, up to and including `run_id`."""
@@ -64,10 +80,9 @@ class ThreadLog:
         """The conversation before the run's own message (what a model is shown)."""
         own = record.request.message_id
         history: list[HistoryMessage] = []
-        for message_id in self.message_order:
+        for message_id, (role, text) in self.messages.items():
             if message_id == own:
                 break
-            role, text = self.messages[message_id]
             history.append(
                 HistoryMessage(role="user" if role == "user" else "assistant", content=text)
             )
@@ -82,40 +97,6 @@ class ThreadLog:
             if earlier is record:
                 break
         return list(seen)
-
-
-def read_thread_log(events: Sequence[StoredEvent]) -> ThreadLog:
-    """Fold a thread's stored events into its run records and messages."""
-    log = ThreadLog()
-    log.apply(events)
-    return log
-
-
-def _apply(log: ThreadLog, events: Sequence[StoredEvent]) -> None:
-    by_run = log.by_run
-    for event in events:
-        if event.stream_version <= log.version:
-            continue  # already folded in
-        log.version = event.stream_version
-        try:
-            contract = parse_event(event.event_type, dict(event.data))
-        except UnknownMessageType:
-            continue  # written by a newer version: nothing a run depends on
-        match contract:
-            case RunRequested():
-                record = RunRecord(request=contract, event=event)
-                by_run[contract.run_id] = record
-                log.runs.append(record)
-            case RunStarted() if contract.run_id in by_run:
-                by_run[contract.run_id].started = True
-            case RunCompleted() | RunFailed() if contract.run_id in by_run:
-                by_run[contract.run_id].ended = True
-            case UserMessagePosted():
-                log.messages[contract.message_id] = ("user", contract.content)
-                log.message_order.append(contract.message_id)
-            case AssistantMessagePosted():
-                log.messages[contract.message_id] = ("assistant", contract.content)
-                log.message_order.append(contract.message_id)
 
 
 class ThreadLogs:

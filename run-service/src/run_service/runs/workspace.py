@@ -37,10 +37,6 @@ class Workspace:
             async for chunk in self._files.download(info.file_id):
                 out.write(chunk)
 
-    def forget(self, thread_id: str) -> None:
-        """Drop what is known of the thread (its files are looked up again next time)."""
-        self._placed.pop(thread_id, None)
-
 
 def _free_name(info: FileInfo, taken: set[str]) -> str:
     """The upload's name, or `stem-<id tail>.ext` when another file of the thread has it."""

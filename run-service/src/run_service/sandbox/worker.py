@@ -108,13 +108,14 @@ class FdCapture:
     The protocol has its own descriptor, so nothing written here can reach the host's stream.
     """
 
-    def __enter__(self) -> FdCapture:
-        self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+    def __init__(self) -> None:
+        # Closed by drain(), after the cell: they outlive this call on purpose.
+        self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]  # noqa: SIM115
         for fd, target in zip((1, 2), self.files, strict=True):
             os.dup2(target.fileno(), fd)
-        return self
 
-    def __exit__(self, *_: object) -> None:
+    def stop(self) -> None:
+        """Point fds 1 and 2 back at /dev/null."""
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (1, 2):
             os.dup2(null, fd)
@@ -136,7 +137,7 @@ def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[st
     start = time.perf_counter()
     started_at = time.time() - 0.01  # file mtimes are coarser than perf_counter
     sys.stdout, sys.stderr = out, err
-    capture = FdCapture().__enter__()
+    capture = FdCapture()
     try:
         value = _run(code, ns)
         if value is not None:
@@ -151,7 +152,7 @@ def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[st
         except BaseException:
             reply["figures"] = []
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        capture.__exit__()
+        capture.stop()
         capture.drain(out, err)
     reply.update(
         stdout=out.value(),
