@@ -4,11 +4,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from contracts.envelope import Envelope
 from contracts.routing import GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS
-from eventkit.bus import CommandBus, EventBus
+from eventkit.bus import CommandBus, EventBus, EventHandler
 from eventkit.ops.checks import store_check
 from eventkit.ops.probes import Check
 from eventkit.store import EventStore
@@ -20,9 +19,6 @@ from gateway.projections.messages import MessagesView
 from gateway.projections.projector import MessagesProjector
 from gateway.runs import RunWaiter
 from gateway.settings import GatewaySettings
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def utc_now() -> datetime:
@@ -64,18 +60,13 @@ async def wire(deps: GatewayDeps) -> Wired:
     """Build the use cases and subscribe the projector and run waiters to thread events."""
     projector = MessagesProjector(deps.store, deps.view)
     waiter = RunWaiter(deps.store)
+    handler: EventHandler = projector.on_event
     if deps.commits is not None:  # see a run's end at commit, not after relay and bus
         deps.commits.subscribe(waiter.wake_all)
-
-    async def on_thread_event(event: Envelope) -> None:
-        await projector.on_event(event)
-        waiter.on_event(event)
-
+    else:  # no commit signals here: the bus tells the waiters too
+        handler = _projecting_and_waking(projector, waiter)
     await deps.events.subscribe(
-        GATEWAY_PROJECTIONS_QUEUE,
-        THREAD_EVENT_KEYS,
-        on_thread_event,
-        prefetch=deps.projection_prefetch,
+        GATEWAY_PROJECTIONS_QUEUE, THREAD_EVENT_KEYS, handler, prefetch=deps.projection_prefetch
     )
     commands = ThreadCommands(deps.commands, projector, deps.clock, timeout=deps.command_timeout_s)
     conversations = Conversations(
@@ -92,10 +83,19 @@ async def wire(deps: GatewayDeps) -> Wired:
     )
 
 
+def _projecting_and_waking(projector: MessagesProjector, waiter: RunWaiter) -> EventHandler:
+    async def handle(event: Envelope) -> None:
+        await projector.on_event(event)
+        waiter.on_event(event)
+
+    return handle
+
+
 @asynccontextmanager
 async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
     """SQL store and view plus RabbitMQ, from settings (distributed mode)."""
     from eventkit.bus_rabbit import RabbitBus
+    from eventkit.pg_listen import commit_notifications
     from eventkit.sql import create_engine
     from eventkit.store_sql import sql_event_store
     from gateway.projections.messages_sql import SqlMessagesView
@@ -106,7 +106,7 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
         async with (
             RabbitBus.connect(settings.amqp_url) as bus,
             file_service_http(settings.file_service_url, settings.file_service_timeout_s) as files,
-            commit_notifications(engine, settings.database_url, commits),
+            commit_notifications(engine, settings.database_url, commits.fire),
         ):
             yield GatewayDeps(
                 store=sql_event_store(engine),
@@ -122,21 +122,6 @@ async def real_deps(settings: GatewaySettings) -> AsyncIterator[GatewayDeps]:
             )
     finally:
         await engine.dispose()
-
-
-@asynccontextmanager
-async def commit_notifications(
-    engine: "AsyncEngine", url: str, commits: CommitSignals
-) -> AsyncIterator[None]:
-    """Fire `commits` on PostgreSQL's commit notifications (nothing on SQLite)."""
-    from eventkit.pg_listen import EVENTS_CHANNEL, listening
-    from eventkit.sql import is_postgres
-
-    if not is_postgres(engine):
-        yield
-        return
-    async with listening(url, EVENTS_CHANNEL, commits.fire):
-        yield
 
 
 @asynccontextmanager
