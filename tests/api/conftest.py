@@ -12,6 +12,9 @@ from run_service.bootstrap import session_pool
 from run_service.sandbox import SandboxLimits
 
 MAX_BODY = 64 * 1024
+SANDBOX_SECRET_VAR = "CIE_TEST_SANDBOX_SECRET"
+SANDBOX_SECRET = "cie-api-secret-7c2e"
+"""In the service's environment before any session starts: code must never see it."""
 
 API_SANDBOX_LIMITS = SandboxLimits(
     exec_timeout_s=4.0,
@@ -28,8 +31,12 @@ async def runs(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunsCo
     if shutil.which("bwrap") is None and os.environ.get("CI") == "true":
         pytest.fail("bubblewrap (bwrap) is not installed but CI=true requires it")
     root: Path = tmp_path_factory.mktemp("api-sandbox")
-    async with session_pool(root, API_SANDBOX_LIMITS) as pool:
-        yield RunsConfig(pool, run_timeout_s=120.0)
+    os.environ[SANDBOX_SECRET_VAR] = SANDBOX_SECRET
+    try:
+        async with session_pool(root, API_SANDBOX_LIMITS) as pool:
+            yield RunsConfig(pool, run_timeout_s=120.0)
+    finally:
+        del os.environ[SANDBOX_SECRET_VAR]
 
 
 @pytest.fixture

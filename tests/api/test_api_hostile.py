@@ -3,9 +3,8 @@
 import os
 
 import httpx
-import pytest
 
-SECRET = "cie-api-secret-7c2e"
+from tests.api.conftest import SANDBOX_SECRET, SANDBOX_SECRET_VAR
 
 
 async def run(client: httpx.AsyncClient, code: str, thread_id: str | None = None) -> dict[str, str]:
@@ -38,20 +37,19 @@ async def test_code_that_kills_its_own_process_gets_a_fresh_session_told_so(
     assert "variables" in after["message"].lower()
 
 
-async def test_the_services_environment_is_not_visible(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CIE_MODEL_API_KEY", SECRET)
+async def test_the_services_environment_is_not_visible(client: httpx.AsyncClient) -> None:
+    # The secret was in the service's environment before the sessions started.
+    assert os.environ[SANDBOX_SECRET_VAR] == SANDBOX_SECRET
     code = (
         "import os, glob\nfound = [p for p in glob.glob('/proc/*/environ')]\n"
-        "leak = any(b'" + SECRET + "' in open(p, 'rb').read() for p in found "
+        "leak = any(b'" + SANDBOX_SECRET + "' in open(p, 'rb').read() for p in found "
         "if os.access(p, os.R_OK))\nprint('env', sorted(os.environ), 'leak', leak)"
     )
     answer = await run(client, code)
 
-    assert SECRET not in answer["message"]
+    assert SANDBOX_SECRET not in answer["message"]
+    assert SANDBOX_SECRET_VAR not in answer["message"]
     assert "leak False" in answer["message"]
-    assert os.environ["CIE_MODEL_API_KEY"] == SECRET
 
 
 async def test_the_network_is_unreachable(client: httpx.AsyncClient) -> None:

@@ -38,21 +38,17 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -64,6 +60,7 @@ from tests.benchmarks.bench_sandbox import PLOT
 from tests.e2e.processes import (
     Service,
     free_port,
+    fresh_vhost,
     run_to_completion,
     running,
     service_env,
@@ -462,35 +459,12 @@ def embedded(args: argparse.Namespace) -> Figures:
             return measure(base, {"embedded": pid}, pid, args.samples, args.new_threads, args.pace)
 
 
-@contextmanager
-def amqp_vhost(url: str) -> Iterator[str]:
-    """`url` on a fresh vhost, deleted afterwards, when rabbitmqctl can make one; else `url`.
-
-    As tests/e2e/conftest.py's `isolated_amqp_url`, which is a pytest fixture.
-    """
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
-        yield url
-        return
-    vhost = f"cie-bench-{uuid.uuid4().hex[:10]}"
-    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, timeout=60)
-    try:
-        subprocess.run(
-            [ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-            check=True,
-            timeout=60,
-        )
-        yield urlunsplit(urlsplit(url)._replace(path="/" + quote(vhost, safe="")))
-    finally:
-        subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, timeout=60)
-
-
 def distributed(args: argparse.Namespace) -> Figures:
     """gateway, thread-, run- and file-service and relay as processes; PostgreSQL, RabbitMQ."""
     name, database_url = asyncio.run(create_database())
     try:
         with (
-            amqp_vhost(AMQP_URL) as amqp_url,
+            fresh_vhost(AMQP_URL, "cie-bench") as amqp_url,
             tempfile.TemporaryDirectory(prefix="bench-chat-distributed-") as tmp,
         ):
             port, files_port = free_port(), free_port()

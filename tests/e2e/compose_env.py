@@ -12,6 +12,8 @@ import yaml
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml"
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
+TEST_ONLY = frozenset({"CIE_SANDBOX_EXEC_TIMEOUT_S"})
+"""Overrides the tests add on purpose (a shorter execution limit)."""
 
 
 def compose_environment(service: str) -> dict[str, str]:
@@ -37,7 +39,3 @@ def local_environment(service: str, local: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(local) - set(env) - TEST_ONLY)
     assert not unknown, f"{service}: compose does not set {unknown}"
     return {**env, **local}
-
-
-TEST_ONLY = frozenset({"CIE_SANDBOX_EXEC_TIMEOUT_S"})
-"""Overrides the tests add on purpose (a shorter execution limit)."""

@@ -1,13 +1,9 @@
 """Fixtures for end-to-end tests: an isolated RabbitMQ vhost, the distributed system."""
 
-import shutil
 import signal
-import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -16,6 +12,7 @@ from tests.e2e.compose_env import local_environment
 from tests.e2e.processes import (
     Service,
     free_port,
+    fresh_vhost,
     run_to_completion,
     running,
     service_env,
@@ -26,21 +23,8 @@ from tests.e2e.processes import (
 @pytest.fixture(scope="session")
 def isolated_amqp_url(amqp_url: str) -> Iterator[str]:
     """`amqp_url` on a fresh virtual host, so the fixed queue names do not meet other runs."""
-    ctl = shutil.which("rabbitmqctl")
-    host = urlsplit(amqp_url).hostname
-    if ctl is None or host not in ("127.0.0.1", "localhost"):
-        yield amqp_url  # a broker of its own (e.g. a test container) is isolated already
-        return
-    vhost = f"cie-test-{uuid.uuid4().hex[:10]}"
-    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, timeout=60)
-    subprocess.run(
-        [ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True,
-        timeout=60,
-    )
-    parts = urlsplit(amqp_url)
-    yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
-    subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, timeout=60)
+    with fresh_vhost(amqp_url, "cie-test") as url:
+        yield url
 
 
 @dataclass

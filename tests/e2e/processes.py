@@ -1,14 +1,17 @@
 """Start services as real OS processes for end-to-end tests, and stop them cleanly."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -100,3 +103,24 @@ def running(services: dict[str, Service]) -> Iterator[dict[str, Service]]:
     finally:
         for service in reversed(list(services.values())):
             service.stop()
+
+
+@contextmanager
+def fresh_vhost(url: str, prefix: str) -> Iterator[str]:
+    """`url` on a fresh RabbitMQ virtual host, deleted afterwards, so fixed queue names do not
+    meet other runs; `url` itself when rabbitmqctl cannot make one here (a remote broker)."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
+        yield url
+        return
+    vhost = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, timeout=60)
+    try:
+        subprocess.run(
+            [ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+            timeout=60,
+        )
+        yield urlunsplit(urlsplit(url)._replace(path="/" + quote(vhost, safe="")))
+    finally:
+        subprocess.run([ctl, "-q", "delete_vhost", vhost], check=False, timeout=60)
