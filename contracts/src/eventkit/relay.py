@@ -8,6 +8,7 @@ checkpoint moves only after the broker confirmed, so a crash anywhere means a re
 import asyncio
 import contextlib
 import logging
+import math
 import time
 
 from eventkit.bus import EventBus
@@ -44,7 +45,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._position: int | None = None  # published up to here (this relay holds the lead)
         self._saved: int | None = None
-        self._saved_at = 0.0
+        self._saved_at = -math.inf  # the first save is due at once (monotonic may start at 0)
 
     def wake(self) -> None:
         """Ask the relay to look for new events now rather than at its next poll."""
