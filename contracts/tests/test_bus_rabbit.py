@@ -210,6 +210,57 @@ async def test_prefetch_bounds_concurrent_handlers(rabbit: RabbitBus) -> None:
     await collect_until(6, done)
 
 
+async def test_single_active_consumer_gets_everything_until_it_leaves(amqp_url: str) -> None:
+    topic, queue = unique("t"), unique("q.")
+    got: dict[str, list[int]] = {"a": [], "b": []}
+
+    def taker(name: str):  # type: ignore[no-untyped-def]
+        async def take(message: Envelope) -> None:
+            got[name].append(message.stream_version or 0)
+
+        return take
+
+    async with connect(amqp_url) as a, connect(amqp_url) as b:
+        await a.subscribe(queue, [f"{topic}.*"], taker("a"), prefetch=5, single_active=True)
+        await b.subscribe(queue, [f"{topic}.*"], taker("b"), prefetch=5, single_active=True)
+        await a.publish([envelope(f"{topic}.e", version=i) for i in range(10)])
+        await eventually(lambda: len(got["a"]) == 10)
+        await a.unsubscribe(queue)
+        await a.publish([envelope(f"{topic}.e", version=i) for i in range(10, 15)])
+        await eventually(lambda: len(got["b"]) == 5)
+    assert got == {"a": list(range(10)), "b": list(range(10, 15))}
+
+
+async def test_partitioned_run_requests_reach_only_their_partition_queue(
+    rabbit: RabbitBus,
+) -> None:
+    """Run requests are routed by thread: one partition queue gets them, in order."""
+    thread = unique("thread_")
+    partition = routing.run_partition(thread)
+    # Only this partition's key, on test queues (so other tests' runs cannot arrive here).
+    queue, other = unique("q."), unique("q.")
+    got: list[int] = []
+    stray: list[Envelope] = []
+
+    async def take(message: Envelope) -> None:
+        if message.stream_id == thread:
+            got.append(message.stream_version or 0)
+
+    async def wrong(message: Envelope) -> None:
+        if message.stream_id == thread:
+            stray.append(message)
+
+    await rabbit.subscribe(queue, routing.run_partition_keys(partition), take, prefetch=1)
+    wrong_partition = (partition + 1) % routing.RUN_PARTITIONS
+    await rabbit.subscribe(other, routing.run_partition_keys(wrong_partition), wrong, prefetch=1)
+    await rabbit.publish(
+        [envelope(routing.RUN_REQUESTED, stream_id=thread, version=i) for i in range(5)]
+    )
+    await eventually(lambda: got == list(range(5)))
+    await asyncio.sleep(0.2)
+    assert stray == []
+
+
 class DedupingHandler:
     """A consumer that applies each message_id's effect once, however often it arrives."""
 

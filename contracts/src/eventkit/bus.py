@@ -32,13 +32,28 @@ class EventBus(Protocol):
     """Publishes events to the events exchange and delivers them to consumer queues."""
 
     async def publish(self, events: Sequence[Envelope]) -> None:
-        """Publish each event with its type as routing key; return once all are confirmed."""
+        """Publish each event (key: `contracts.routing.routing_key`); return once confirmed."""
         ...
 
     async def subscribe(
-        self, queue: str, binding_keys: Sequence[str], handler: EventHandler, *, prefetch: int
+        self,
+        queue: str,
+        binding_keys: Sequence[str],
+        handler: EventHandler,
+        *,
+        prefetch: int,
+        single_active: bool = False,
     ) -> None:
-        """Consume `queue` (bound to `binding_keys`); consumers of one queue share its messages."""
+        """Consume `queue` (bound to `binding_keys`); consumers of one queue share its messages.
+
+        With `single_active`, only one consumer of the queue gets messages at a time, across
+        processes; the others stand by and take over when it goes (its order is kept).
+        """
+        ...
+
+    async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
+        """Stop consuming `queue` here: no new deliveries; running handlers get `grace` seconds
+        (default: the bus's shutdown grace) to finish; what stays unacked returns to the queue."""
         ...
 
     async def drain_dead_letters(self, queue: str) -> list[Envelope]:

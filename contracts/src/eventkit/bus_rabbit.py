@@ -137,20 +137,35 @@ class RabbitBus:
         return "connected"
 
     async def publish(self, events: Sequence[Envelope]) -> None:
-        """Publish every event (routing key = type) concurrently; return once all are confirmed."""
+        """Publish every event (key: `routing.routing_key`) concurrently; return once confirmed."""
         self._check_open()
-        messages = [(envelope_message(e), e.type) for e in events]
+        messages = [(envelope_message(e), routing.routing_key(e)) for e in events]
         await self._confirm_all(self._events, messages, mandatory=False)
 
     async def subscribe(
-        self, queue: str, binding_keys: Sequence[str], handler: EventHandler, *, prefetch: int
+        self,
+        queue: str,
+        binding_keys: Sequence[str],
+        handler: EventHandler,
+        *,
+        prefetch: int,
+        single_active: bool = False,
     ) -> None:
         """Consume `queue` (bound to `binding_keys` on the events exchange) with `handler`."""
 
         async def process(event: Envelope, _: AbstractIncomingMessage) -> None:
             await handler(event)
 
-        await self._consume(queue, routing.EVENTS_EXCHANGE, binding_keys, prefetch, process)
+        await self._consume(
+            queue, routing.EVENTS_EXCHANGE, binding_keys, prefetch, process, single_active
+        )
+
+    async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
+        """Cancel this process's consumers of `queue`, letting running handlers finish."""
+        leaving = [consumer for consumer in self._consumers if consumer.queue_name == queue]
+        self._consumers = [c for c in self._consumers if c.queue_name != queue]
+        grace = self._shutdown_grace if grace is None else grace
+        await asyncio.gather(*(consumer.stop(grace) for consumer in leaving))
 
     async def drain_dead_letters(self, queue: str) -> list[Envelope]:
         """Get and ack everything now in `<queue>.dlq`, oldest first."""
@@ -229,6 +244,7 @@ class RabbitBus:
         binding_keys: Sequence[str],
         prefetch: int,
         process: Process,
+        single_active: bool = False,
     ) -> None:
         self._check_open()
         # A channel per consumer: basic.qos (prefetch) is per channel, and a failed
@@ -243,6 +259,7 @@ class RabbitBus:
                 binding_keys,
                 delivery_limit=self._delivery_limit,
                 extra=self._queue_arguments,
+                single_active=single_active,
             )
             consumer = QueueConsumer(channel, declared, process, self._delivery_limit)
             await consumer.start()

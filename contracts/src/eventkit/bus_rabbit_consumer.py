@@ -43,6 +43,11 @@ class QueueConsumer:
         self._tag: str | None = None
         self._inflight: set[asyncio.Task[object]] = set()
 
+    @property
+    def queue_name(self) -> str:
+        """The queue this consumer takes from."""
+        return self._queue.name
+
     async def start(self) -> None:
         """Start receiving; the channel's prefetch bounds how many handlers run at once."""
         self._tag = await self._queue.consume(self._on_message)

@@ -35,11 +35,14 @@ async def declare_exchanges(
 
 
 def consumer_queue_arguments(
-    queue: str, *, delivery_limit: int, extra: QueueArguments
+    queue: str, *, delivery_limit: int, extra: QueueArguments, single_active: bool = False
 ) -> dict[str, FieldValue]:
-    """Arguments of a consumer queue: quorum, bounded redelivery, its own dead-letter queue."""
+    """Arguments of a consumer queue: quorum, bounded redelivery, its own dead-letter queue
+    (and, if asked, one active consumer at a time)."""
+    active: dict[str, FieldValue] = {"x-single-active-consumer": True} if single_active else {}
     return {
         **extra,
+        **active,
         "x-queue-type": "quorum",
         # RabbitMQ counts *re*deliveries: x-delivery-limit N allows N + 1 deliveries (measured
         # on 3.10.8), so `delivery_limit` deliveries in total, as in the in-memory bus.
@@ -79,6 +82,7 @@ async def declare_consumer_queue(
     *,
     delivery_limit: int,
     extra: QueueArguments,
+    single_active: bool = False,
 ) -> AbstractRobustQueue:
     """Declare a consumer queue and its dead-letter queue; bind it by `binding_keys`."""
     # The DLQ goes first: at-least-once dead-lettering holds messages back while it is missing.
@@ -86,7 +90,9 @@ async def declare_consumer_queue(
     declared = await channel.declare_queue(
         queue,
         durable=True,
-        arguments=consumer_queue_arguments(queue, delivery_limit=delivery_limit, extra=extra),
+        arguments=consumer_queue_arguments(
+            queue, delivery_limit=delivery_limit, extra=extra, single_active=single_active
+        ),
     )
     for key in binding_keys:
         await declared.bind(exchange, key)

@@ -160,6 +160,36 @@ class BusContract:
                 await asyncio.sleep(0.05)
         assert [message.message_id for message in dead] == [poison.message_id]
 
+    async def test_unsubscribe_lets_the_running_handler_finish_and_leaves_the_rest_queued(
+        self, bus: EventBus
+    ) -> None:
+        topic, queue = unique("t"), unique("q.")
+        release = asyncio.Event()
+        first: list[int] = []
+        later: list[int] = []
+
+        async def slow(message: Envelope) -> None:
+            first.append(message.stream_version or 0)
+            await release.wait()
+
+        async def take(message: Envelope) -> None:
+            later.append(message.stream_version or 0)
+
+        await bus.subscribe(queue, [f"{topic}.*"], slow, prefetch=1)
+        await bus.publish([envelope(f"{topic}.e", version=1)])
+        await eventually(lambda: first == [1])
+        leaving = asyncio.create_task(bus.unsubscribe(queue, grace=WAIT))
+        await asyncio.sleep(0.3)
+        assert not leaving.done(), "unsubscribe must wait for the handler that is running"
+        await bus.publish([envelope(f"{topic}.e", version=2)])
+        release.set()
+        await leaving
+        assert first == [1], "no delivery after unsubscribe"
+        await bus.subscribe(queue, [f"{topic}.*"], take, prefetch=1)
+        await eventually(lambda: later == [2])
+        await asyncio.sleep(0.2)
+        assert later == [2], "the finished message was acked, not handed on again"
+
     async def test_command_gets_the_reply_of_its_handler(self, commands: CommandBus) -> None:
         topic = unique("c")
 
