@@ -1,0 +1,31 @@
+"""The in-process lease adapter passes the partition-lease contract."""
+
+from eventkit.partitions import InMemoryLeaseGroup, InMemoryLeases, PartitionLeases
+from eventkit.testing.partitions_contract import LeasesContract, balancer_of
+
+
+class TestInMemoryLeases(LeasesContract):
+    def setup_method(self) -> None:
+        self.group = InMemoryLeaseGroup()
+
+    async def new_member(self) -> PartitionLeases:
+        return InMemoryLeases(self.group)
+
+    async def leave(self, member: PartitionLeases) -> None:
+        assert isinstance(member, InMemoryLeases)
+        member.leave()
+
+
+async def test_a_replica_that_lost_its_leases_stops_consuming_and_comes_back() -> None:
+    group = InMemoryLeaseGroup()
+    leases = InMemoryLeases(group)
+    balancer, consuming = balancer_of(leases)
+    await balancer.balance()
+    assert len(consuming.partitions) == 16
+    leases.leave()  # e.g. its connection broke
+    await balancer.balance()
+    assert consuming.partitions == set()
+    assert balancer.taken == frozenset()
+    leases.rejoin()
+    await balancer.balance()
+    assert len(consuming.partitions) == 16
