@@ -9,7 +9,7 @@ from runs_support import new_thread, request_run
 
 from eventkit.bus_memory import InMemoryEventBus
 from eventkit.store_memory import InMemoryEventStore
-from run_service.bootstrap import Deps, start
+from run_service.bootstrap import Deps, running
 from run_service.runs.engines import Engines
 from run_service.runs.files import InMemoryFileStore
 from run_service.sandbox import SessionPool
@@ -46,12 +46,12 @@ async def test_runs_of_two_threads_overlap_only_when_concurrency_allows(
         engines=Engines(),
         run_concurrency=concurrency,
     )
-    await start(deps)
     threads = [await new_thread(store), await new_thread(store)]
     requests = [await request_run(store, thread, SLEEP) for thread in threads]
     try:
-        await bus.publish(requests)
-        seen = await positions_when_done(store, threads)
+        async with running(deps):
+            await bus.publish(requests)
+            seen = await positions_when_done(store, threads)
     finally:
         await bus.close()
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from contracts.routing import RUN_REQUEST_KEYS, RUN_SERVICE_QUEUE
+from contracts.routing import RUN_PARTITIONS, run_partition_keys, run_partition_queue
 from eventkit.bus import EventBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.metrics import SANDBOX_SESSIONS
 from eventkit.ops.probes import Check
+from eventkit.partitions import InMemoryLeases, PartitionBalancer, PartitionLeases
 from eventkit.store import EventStore
 from run_service.engines import ModelSettings, NoModelEngine, engine_from_settings
 from run_service.runs.engines import Engines
@@ -40,13 +43,17 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     run_concurrency: int = 4
     run_timeout_s: float = 900.0
+    # Which run partitions this replica consumes; alone (the default), all of them.
+    leases: PartitionLeases = field(default_factory=InMemoryLeases)
+    rebalance_interval_s: float = 1.0
     checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
 
     def readiness(self) -> dict[str, Check]:
-        """Every readiness check of the service: store, broker, sandbox capacity."""
+        """Every readiness check of the service: store, broker, sandbox capacity, partitions."""
         return {
             "database": store_check(self.store),
             "sandbox": sandbox_check(self.pool),
+            "partitions": partitions_check(self.leases),
             **self.checks,
         }
 
@@ -62,6 +69,16 @@ def sandbox_check(pool: SessionPool) -> Check:
         if warm == 0 and pool.start_failure is not None:
             raise RuntimeError(f"sessions cannot start ({pool.start_failure}): {summary}")
         return summary
+
+    return check
+
+
+def partitions_check(leases: PartitionLeases) -> Check:
+    """Ready while this replica is a member of its group (holding partitions or not)."""
+
+    async def check() -> str:
+        members = await leases.members()
+        return f"{len(leases.held)} of {RUN_PARTITIONS} partitions held; {members} replica(s)"
 
     return check
 
@@ -93,8 +110,14 @@ def _prepare_root(root: Path) -> None:
     root.chmod(0o711)  # per-session uids must traverse to their own directory
 
 
-async def start(deps: Deps) -> RunProcessor:
-    """Start taking run requests; returns the use case (for embedding and tests)."""
+@asynccontextmanager
+async def running(deps: Deps) -> AsyncIterator[RunProcessor]:
+    """Take run requests while the block runs; yields the use case (for embedding and tests).
+
+    This replica consumes the partition queues it leases, rebalanced every
+    `rebalance_interval_s` as replicas come and go. Leaving the block stops rebalancing; the
+    bus's close stops the consumers (letting runs in progress finish).
+    """
     processor = RunProcessor(
         deps.store,
         deps.pool,
@@ -102,16 +125,38 @@ async def start(deps: Deps) -> RunProcessor:
         deps.engines,
         deps.clock,
         run_timeout_s=deps.run_timeout_s,
+        concurrency=deps.run_concurrency,
     )
-    await deps.events.subscribe(
-        RUN_SERVICE_QUEUE, RUN_REQUEST_KEYS, processor.on_event, prefetch=deps.run_concurrency
+
+    async def take(partition: int) -> None:
+        await deps.events.subscribe(
+            run_partition_queue(partition),
+            run_partition_keys(partition),
+            processor.on_event,
+            prefetch=deps.run_concurrency,
+            single_active=True,  # a second line of defence: one consumer even if leases race
+        )
+
+    async def give_back(partition: int) -> None:
+        # Runs in progress finish here before the partition (and its threads) move.
+        await deps.events.unsubscribe(run_partition_queue(partition), grace=deps.run_timeout_s)
+
+    balancer = PartitionBalancer(
+        deps.leases, RUN_PARTITIONS, take, give_back, interval_s=deps.rebalance_interval_s
     )
-    return processor
+    await balancer.balance()
+    balancing = asyncio.create_task(balancer.run())
+    try:
+        yield processor
+    finally:
+        balancing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await balancing
 
 
 @asynccontextmanager
 async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
-    """SQL store, RabbitMQ, file-service over HTTP and a sandbox pool, from settings."""
+    """SQL store, RabbitMQ, file-service over HTTP, a sandbox pool and partition leases."""
     from eventkit.bus_rabbit import RabbitBus
     from eventkit.sql import create_engine
     from eventkit.store_sql import sql_event_store
@@ -120,10 +165,12 @@ async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
     engine = create_engine(settings.database_url)
     try:
         # Closed in reverse: the bus first, which waits for runs in progress (up to the
-        # shutdown grace), then file-service's client and the sandbox they still need.
+        # shutdown grace), then the leases (only then may another replica take the
+        # partitions), file-service's client and the sandbox the runs still needed.
         async with (
             session_pool(settings.sandbox_dir.resolve(), settings.sandbox_limits()) as pool,
             http_file_store(settings.file_service_url, settings.file_service_timeout_s) as files,
+            partition_leases(settings) as leases,
             RabbitBus.connect(settings.amqp_url, shutdown_grace=settings.shutdown_grace_s) as bus,
         ):
             yield Deps(
@@ -134,7 +181,23 @@ async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
                 engines=engines_from(ModelSettings()),
                 run_concurrency=settings.run_concurrency,
                 run_timeout_s=settings.run_timeout_s,
+                leases=leases,
+                rebalance_interval_s=settings.rebalance_interval_s,
                 checks={"broker": bus.check},
             )
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def partition_leases(settings: RunServiceSettings) -> AsyncIterator[PartitionLeases]:
+    """Leases shared through PostgreSQL by the replicas on one RabbitMQ virtual host; on
+    another database (SQLite: one process) this replica has every partition to itself."""
+    if not settings.database_url.startswith("postgresql"):
+        yield InMemoryLeases()
+        return
+    from eventkit.partitions_postgres import PostgresLeases
+
+    group = f"run-service@{urlsplit(settings.amqp_url).path or '/'}"
+    async with PostgresLeases.joined(settings.database_url, group) as leases:
+        yield leases

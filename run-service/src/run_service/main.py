@@ -6,7 +6,7 @@ import logging
 from eventkit.ops.http import ops_app, serving_ops
 from eventkit.ops.logs import configure_logging
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
-from run_service.bootstrap import real_deps, start
+from run_service.bootstrap import real_deps, running
 from run_service.settings import RunServiceSettings
 
 logger = logging.getLogger("run_service")
@@ -17,8 +17,8 @@ async def serve(settings: RunServiceSettings) -> None:
     async with (
         real_deps(settings) as deps,
         serving_ops(ops_app(deps.readiness()), settings.host, settings.ops_port),
+        running(deps),
     ):
-        await start(deps)
         settle_start_up_objects()
         logger.info("run-service ready (sandbox: %s)", deps.pool.sandbox.isolation_level())
         await wait_for_shutdown()

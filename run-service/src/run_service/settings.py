@@ -21,6 +21,7 @@ class RunServiceSettings(BaseSettings):
     run_concurrency: int = 4  # runs of different threads at once; one thread runs one at a time
     run_timeout_s: float = 900.0
     shutdown_grace_s: float = 60.0  # on SIGTERM, runs in progress get this long to finish
+    rebalance_interval_s: float = 1.0  # how often replicas even out the run partitions
     sandbox_dir: Path = Path("./data/sandbox")
     sandbox_exec_timeout_s: float = 60.0
     sandbox_memory_mb: int = 1024

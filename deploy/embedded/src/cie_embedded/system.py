@@ -67,8 +67,7 @@ async def embedded_system(
             serve_on_unix_socket(files_app, "file-service") as socket,
             file_service_http(FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_S, uds=socket) as files,
             http_file_store(FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_S, uds=socket) as run_files,
-        ):
-            await run_service.start(
+            run_service.running(
                 run_service.Deps(
                     store=store,
                     events=events,
@@ -78,7 +77,8 @@ async def embedded_system(
                     run_concurrency=runs.concurrency,
                     run_timeout_s=runs.run_timeout_s,
                 )
-            )
+            ),
+        ):
             yield GatewayDeps(
                 store=store,
                 events=events,

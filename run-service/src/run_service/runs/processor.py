@@ -56,6 +56,7 @@ class RunProcessor:
         clock: Callable[[], datetime],
         *,
         run_timeout_s: float = 900.0,
+        concurrency: int = 4,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -66,6 +67,7 @@ class RunProcessor:
         self._workspace = Workspace(pool, files)
         self._logs = ThreadLogs(store)
         self._threads = KeyedLocks()
+        self._slots = asyncio.Semaphore(max(concurrency, 1))  # runs of different threads at once
 
     async def on_event(self, event: Envelope) -> None:
         """Bus handler: bring the event's thread up to date with its runs, through this one."""
@@ -75,7 +77,8 @@ class RunProcessor:
         async with self._threads.hold(event.stream_id):
             log = await self._logs.read(event.stream_id)
             for record in log.unfinished_through(run_id):
-                await self._finish(record, log)
+                async with self._slots:
+                    await self._finish(record, log)
                 log = await self._logs.read(event.stream_id)  # its answer is history now
 
     async def _finish(self, record: RunRecord, log: ThreadLog) -> None:
