@@ -38,6 +38,7 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from contracts.routing import RUN_PARTITIONS
 from eventkit.migrate import DATABASE_URL_ENV
 from eventkit.relay_main import RelaySettings
 from file_service.settings import FileServiceSettings
@@ -423,21 +424,22 @@ def test_each_deployment_has_service_and_disruption_budget(docs: list[Manifest])
 
 
 @WORKLOAD_SETS
-def test_autoscalers_and_the_single_run_service(docs: list[Manifest]) -> None:
+def test_autoscalers_scale_gateway_and_run_service_up_to_the_run_partitions(
+    docs: list[Manifest],
+) -> None:
     targets = {
         h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind(docs, "HorizontalPodAutoscaler")
     }
     assert set(targets) == {"cie-gateway", "cie-run-service"}
-    assert (
-        targets["cie-gateway"]["spec"]["maxReplicas"]
-        > targets["cie-gateway"]["spec"]["minReplicas"]
-    )
-    # Per-thread run order lives in one process: never more than one run-service, never two
-    # side by side during a rollout.
-    assert targets["cie-run-service"]["spec"]["maxReplicas"] == 1
+    for spec in (t["spec"] for t in targets.values()):
+        assert spec["maxReplicas"] > spec["minReplicas"] >= 2
+    # A replica beyond one per partition would hold nothing.
+    assert targets["cie-run-service"]["spec"]["maxReplicas"] <= RUN_PARTITIONS
     run = find(docs, "Deployment", "cie-run-service")
-    assert run["spec"]["replicas"] == 1
-    assert run["spec"]["strategy"] == {"type": "Recreate"}
+    assert run["spec"]["replicas"] >= 2
+    # Partitions move only after their old owner let go: old and new pods may overlap.
+    assert run["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert run["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
 def test_migration_job_runs_the_migrate_image() -> None:
@@ -712,12 +714,14 @@ def test_compose_gateway_publishes_port_8000() -> None:
     assert published == ["gateway"]  # PostgreSQL and RabbitMQ stay on the internal network
 
 
-def test_compose_keeps_blobs_and_sandbox_on_named_volumes() -> None:
-    named = set(COMPOSE_DOC["volumes"])
-    for service, variable in (("file-service", "CIE_BLOB_DIR"), ("run-service", "CIE_SANDBOX_DIR")):
-        directory = compose_environment(SERVICES[service])[variable]
-        mounts = dict(v.split(":", 1)[::-1] for v in SERVICES[service]["volumes"])
-        assert mounts[directory] in named, service
+def test_compose_keeps_blobs_on_a_named_volume_and_each_run_service_its_own_sandbox() -> None:
+    blobs = compose_environment(SERVICES["file-service"])["CIE_BLOB_DIR"]
+    mounts = dict(v.split(":", 1)[::-1] for v in SERVICES["file-service"]["volumes"])
+    assert mounts[blobs] in set(COMPOSE_DOC["volumes"])
+    # Anonymous: one per container, so `--scale run-service=N` never shares session dirs.
+    sandbox = compose_environment(SERVICES["run-service"])["CIE_SANDBOX_DIR"]
+    assert SERVICES["run-service"]["volumes"] == [sandbox]
+    assert "container_name" not in SERVICES["run-service"]
 
 
 @pytest.mark.parametrize("name", ["migrate", *LONG_RUNNING])

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from contracts.routing import RUN_PARTITIONS, run_partition_keys, run_partition_queue
 from eventkit.bus import EventBus
 from eventkit.ops.checks import store_check
-from eventkit.ops.metrics import SANDBOX_SESSIONS
+from eventkit.ops.metrics import RUN_PARTITIONS_HELD, SANDBOX_SESSIONS
 from eventkit.ops.probes import Check
 from eventkit.partitions import InMemoryLeases, PartitionBalancer, PartitionLeases
 from eventkit.store import EventStore
@@ -144,6 +144,7 @@ async def running(deps: Deps) -> AsyncIterator[RunProcessor]:
     balancer = PartitionBalancer(
         deps.leases, RUN_PARTITIONS, take, give_back, interval_s=deps.rebalance_interval_s
     )
+    RUN_PARTITIONS_HELD.set_function(lambda: len(balancer.taken))
     await balancer.balance()
     balancing = asyncio.create_task(balancer.run())
     try:

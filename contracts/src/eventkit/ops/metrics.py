@@ -26,6 +26,9 @@ SANDBOX_SESSIONS = Gauge(
     "cie_sandbox_sessions", "Sandbox sessions: bound to a thread (live) or warm", ["state"]
 )
 RELAY_LAG = Gauge("cie_relay_lag_events", "Events committed to the store but not yet published")
+RUN_PARTITIONS_HELD = Gauge(
+    "cie_run_partitions_held", "Run partitions this run-service replica consumes"
+)
 RELAY_PUBLISHED = Counter("cie_relay_published_total", "Events the relay published")
 REDELIVERIES = Counter(
     "cie_consumer_redeliveries_total", "Deliveries the broker marked as redelivered", ["queue"]
