@@ -136,6 +136,12 @@ class PartitionBalancer:
         """One round: give back what exceeds the fair share, then take free partitions up to it."""
         try:
             share = -(-self._partitions // await self._leases.members())
+            # Leases that vanished while someone else was told (e.g. a readiness probe hit the
+            # broken connection first): stop consuming those at once.
+            for partition in sorted(self._taken - self._leases.held):
+                logger.error("lease on partition %d is gone; stopping it", partition)
+                await self._give_back(partition)
+                self._taken.discard(partition)
             for partition in sorted(self._taken, reverse=True)[: max(len(self._taken) - share, 0)]:
                 await self._give_back(partition)
                 self._taken.discard(partition)

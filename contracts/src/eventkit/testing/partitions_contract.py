@@ -17,15 +17,18 @@ class Consuming:
     def __init__(self, leases: PartitionLeases) -> None:
         self.leases = leases
         self.partitions: set[int] = set()
+        self.log: list[tuple[str, int]] = []
 
     async def take(self, partition: int) -> None:
         assert partition in self.leases.held, "consume only what is leased"
         self.partitions.add(partition)
+        self.log.append(("take", partition))
 
     async def give_back(self, partition: int) -> None:
         # Before the lease goes, unless all leases went at once (a lost connection).
         assert partition in self.leases.held or not self.leases.held
         self.partitions.discard(partition)
+        self.log.append(("give_back", partition))
 
 
 def balancer_of(leases: PartitionLeases) -> tuple[PartitionBalancer, Consuming]:
