@@ -15,7 +15,7 @@ from eventkit.store_memory import InMemoryEventStore
 from run_service.engines import OpenAIEngine
 from run_service.runs.engines import Engines
 from run_service.runs.files import InMemoryFileStore
-from run_service.runs.processor import INTERRUPTED, RunProcessor
+from run_service.runs.processor import ENDED, INTERRUPTED, RunProcessor
 from run_service.sandbox import SessionPool
 
 PLOT = (
@@ -194,3 +194,32 @@ async def test_a_plain_message_without_a_model_is_answered_with_how_to_configure
     await processor.on_event(await request_run(store, thread_id, "What is the mean of my data?"))
 
     assert "CIE_MODEL_BASE_URL" in (await answer_of(store, thread_id)).content
+
+
+async def test_a_run_another_replica_ended_meanwhile_gets_no_second_ending_or_answer(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    """Two replicas overlapping on one run (one cut off from the database) end it once."""
+    thread_id = await new_thread(store)
+    request = await request_run(
+        store, thread_id, "```python\nimport time\ntime.sleep(1)\nprint('late')\n```"
+    )
+    run_id = request.payload["run_id"]
+    running = asyncio.create_task(processor.on_event(request))
+    async with asyncio.timeout(10):  # the run has started here...
+        while "run.started" not in await types_of(store, thread_id):
+            await asyncio.sleep(0.02)
+    # ...when the replica that took the thread over fails it as interrupted, as it would.
+    failed = RunFailed(thread_id=thread_id, run_id=run_id, reason=INTERRUPTED, failed_at=utc_now())
+    metadata = event_metadata(
+        correlation_id=request.correlation_id, causation_id=None, occurred_at=utc_now()
+    )
+    await store.append(
+        thread_id, [new_event(derived_id(run_id, ENDED), failed, metadata)], expected_version=None
+    )
+    await running
+
+    types = await types_of(store, thread_id)
+    assert types.count("run.failed") == 1
+    assert "run.completed" not in types
+    assert "thread.assistant_message_posted" not in types

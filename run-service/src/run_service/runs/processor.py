@@ -19,7 +19,7 @@ from uuid import UUID
 from contracts.envelope import Envelope
 from contracts.runs import AssistantMessagePosted, RunCompleted, RunFailed, RunStarted
 from eventkit.ops.metrics import RUN_SECONDS, RUNS
-from eventkit.store import EventStore
+from eventkit.store import DuplicateEventError, EventStore
 from run_service.engines import Engine, EngineError, RunOutcome, RunRequest
 from run_service.engines.sandbox_executor import SandboxExecutor
 from run_service.runs.engines import Engines
@@ -35,9 +35,14 @@ from run_service.sandbox import SessionPool
 logger = logging.getLogger(__name__)
 
 INTERRUPTED = (
-    "Interrupted: run-service stopped while this run was in progress. Ask again; the Python "
-    "session was restarted, so variables are gone, but the thread's files are kept."
+    "Interrupted: the run-service process running this run stopped (or lost the thread to "
+    "another replica) before it ended. Ask again; the Python session was restarted, so "
+    "variables are gone, but the thread's files are kept."
 )
+ENDED = "ended"
+"""The key of a run's terminal event, completed or failed alike: both get the same event id, so
+the store takes only the first. If two replicas ever overlap on a run (one cut off from the
+database), the later answer is refused instead of ending the run twice."""
 
 
 class RunFailure(Exception):
@@ -90,12 +95,15 @@ class RunProcessor:
         started = time.perf_counter()
         try:
             await self._execute(record, log, recorder)
+        except DuplicateEventError:
+            logger.warning("run %s was ended elsewhere; this result is dropped", recorder.run_id)
+            recorder.superseded = True
         except Exception as error:  # a fault must end the run, never leave it hanging
             logger.exception("run %s failed", recorder.run_id)
             await self._fail(recorder, f"Internal error in run-service: {type(error).__name__}")
         finally:
             await recorder.close()
-            outcome = "failed" if recorder.failed else "completed"
+            outcome = recorder.outcome
             seconds = time.perf_counter() - started
             RUNS.labels(outcome).inc()
             RUN_SECONDS.labels(outcome).observe(seconds)
@@ -150,7 +158,7 @@ class RunProcessor:
                 ),
             ),
             (
-                "completed",
+                ENDED,
                 RunCompleted(
                     thread_id=request.thread_id,
                     run_id=request.run_id,
@@ -190,7 +198,7 @@ class RunProcessor:
             reason=reason,
             failed_at=self._clock(),
         )
-        await recorder.record(("failed", failed))
+        await recorder.record((ENDED, failed))
         recorder.failed = True
 
 

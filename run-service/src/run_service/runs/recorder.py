@@ -18,7 +18,7 @@ from uuid import UUID
 from contracts.base import Contract
 from contracts.ids import derived_id
 from eventkit.envelopes import event_metadata, new_event
-from eventkit.store import EventStore, NewEvent
+from eventkit.store import DuplicateEventError, EventStore, NewEvent
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class RunRecorder:
         self._causation_id = causation_id
         self.clock = clock
         self.failed = False  # set once the run's `run.failed` is recorded
+        self.superseded = False  # set when another process had already ended the run
         self._flush_after_s = flush_after_s
         self._pending: list[NewEvent] = []
         self._appending = asyncio.Lock()
@@ -82,9 +83,18 @@ class RunRecorder:
                 return
             try:
                 await self._store.append(self.thread_id, batch, expected_version=None)
+            except DuplicateEventError:
+                raise  # another process wrote these steps first: retrying cannot succeed
             except BaseException:
                 self._pending[:0] = batch  # kept for the next flush, in order
                 raise
+
+    @property
+    def outcome(self) -> str:
+        """How the run ended, as far as this process is concerned (a metrics label)."""
+        if self.superseded:
+            return "superseded"
+        return "failed" if self.failed else "completed"
 
     async def close(self) -> None:
         """Stop the timer; a timed flush in progress is awaited."""
