@@ -80,10 +80,15 @@ class InMemoryEventBus:
 
     async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
         leaving = [s for s in self._subscriptions if s.queue == queue]
-        self._subscriptions = [s for s in self._subscriptions if s.queue != queue]
-        await asyncio.gather(
-            *(self._stop(s, self._shutdown_grace if grace is None else grace) for s in leaving)
-        )
+        grace = self._shutdown_grace if grace is None else grace
+
+        async def stop() -> None:  # listed until stopped, so `close` can still cut it short
+            try:
+                await asyncio.gather(*(self._stop(s, grace) for s in leaving))
+            finally:
+                self._subscriptions = [s for s in self._subscriptions if s not in leaving]
+
+        await asyncio.shield(stop())
 
     async def _consume(
         self, subscription: _Subscription, queue: _Queue, handler: EventHandler

@@ -161,11 +161,21 @@ class RabbitBus:
         )
 
     async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
-        """Cancel this process's consumers of `queue`, letting running handlers finish."""
+        """Cancel this process's consumers of `queue`, letting running handlers finish.
+
+        Shielded: if the caller is cancelled, the stop goes on, and `close` (which stops every
+        consumer still listed, within the shutdown grace) waits for it.
+        """
         leaving = [consumer for consumer in self._consumers if consumer.queue_name == queue]
-        self._consumers = [c for c in self._consumers if c.queue_name != queue]
         grace = self._shutdown_grace if grace is None else grace
-        await asyncio.gather(*(consumer.stop(grace) for consumer in leaving))
+
+        async def stop() -> None:
+            try:
+                await asyncio.gather(*(consumer.stop(grace) for consumer in leaving))
+            finally:
+                self._consumers = [c for c in self._consumers if c not in leaving]
+
+        await asyncio.shield(stop())
 
     async def drain_dead_letters(self, queue: str) -> list[Envelope]:
         """Get and ack everything now in `<queue>.dlq`, oldest first."""
@@ -231,7 +241,7 @@ class RabbitBus:
             return
         self._closed = True
         grace = self._shutdown_grace if grace is None else grace
-        await asyncio.gather(*(consumer.stop(grace) for consumer in self._consumers))
+        await asyncio.gather(*(consumer.stop(grace) for consumer in list(self._consumers)))
         self._consumers.clear()
         if self._replies is not None:
             await self._replies.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,12 @@ from eventkit.bus import EventBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.metrics import RUN_PARTITIONS_HELD, SANDBOX_SESSIONS
 from eventkit.ops.probes import Check
-from eventkit.partitions import InMemoryLeases, PartitionBalancer, PartitionLeases
+from eventkit.partitions import (
+    InMemoryLeases,
+    PartitionBalancer,
+    PartitionLeases,
+    PartitionStatus,
+)
 from eventkit.store import EventStore
 from run_service.engines import ModelSettings, NoModelEngine, engine_from_settings
 from run_service.runs.engines import Engines
@@ -46,6 +52,7 @@ class Deps:
     # Which run partitions this replica consumes; alone (the default), all of them.
     leases: PartitionLeases = field(default_factory=InMemoryLeases)
     rebalance_interval_s: float = 1.0
+    partitions: PartitionStatus = field(default_factory=PartitionStatus)  # what running() saw
     checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
 
     def readiness(self) -> dict[str, Check]:
@@ -53,7 +60,7 @@ class Deps:
         return {
             "database": store_check(self.store),
             "sandbox": sandbox_check(self.pool),
-            "partitions": partitions_check(self.leases),
+            "partitions": partitions_check(self.partitions, self.rebalance_interval_s),
             **self.checks,
         }
 
@@ -73,12 +80,17 @@ def sandbox_check(pool: SessionPool) -> Check:
     return check
 
 
-def partitions_check(leases: PartitionLeases) -> Check:
-    """Ready while this replica is a member of its group (holding partitions or not)."""
+def partitions_check(status: PartitionStatus, interval_s: float) -> Check:
+    """Ready while partition balancing works (holding partitions or not): the last round
+    succeeded, and recently. Reads what the balancer saw; never queries on its own."""
 
     async def check() -> str:
-        members = await leases.members()
-        return f"{len(leases.held)} of {RUN_PARTITIONS} partitions held; {members} replica(s)"
+        stale = max(5 * interval_s, 10.0)
+        if status.problem is not None:
+            raise RuntimeError(f"{status.problem}; {status.summary()}")
+        if status.balanced_at is None or time.monotonic() - status.balanced_at > stale:
+            raise RuntimeError(f"no balancing round in {stale:g} s; {status.summary()}")
+        return status.summary()
 
     return check
 
@@ -137,12 +149,19 @@ async def running(deps: Deps) -> AsyncIterator[RunProcessor]:
             single_active=True,  # a second line of defence: one consumer even if leases race
         )
 
-    async def give_back(partition: int) -> None:
-        # Runs in progress finish here before the partition (and its threads) move.
-        await deps.events.unsubscribe(run_partition_queue(partition), grace=deps.run_timeout_s)
+    async def give_back(partition: int, lost: bool) -> None:
+        # Runs in progress finish before the partition (and its threads) move, unless the
+        # lease is already gone: then another replica may own the threads by now, so stop.
+        grace = 0.0 if lost else deps.run_timeout_s
+        await deps.events.unsubscribe(run_partition_queue(partition), grace=grace)
 
     balancer = PartitionBalancer(
-        deps.leases, RUN_PARTITIONS, take, give_back, interval_s=deps.rebalance_interval_s
+        deps.leases,
+        RUN_PARTITIONS,
+        take,
+        give_back,
+        interval_s=deps.rebalance_interval_s,
+        status=deps.partitions,
     )
     RUN_PARTITIONS_HELD.set_function(lambda: len(balancer.taken))
     await balancer.balance()

@@ -190,6 +190,30 @@ class BusContract:
         await asyncio.sleep(0.2)
         assert later == [2], "the finished message was acked, not handed on again"
 
+    async def test_a_cancelled_unsubscribe_still_stops_the_consumer(self, bus: EventBus) -> None:
+        """Shutdown may cancel a give-back half-way; the consumer must not linger."""
+        topic, queue = unique("t"), unique("q.")
+        release = asyncio.Event()
+        seen: list[int] = []
+        finished: list[int] = []
+
+        async def slow(message: Envelope) -> None:
+            seen.append(message.stream_version or 0)
+            await release.wait()
+            finished.append(message.stream_version or 0)
+
+        await bus.subscribe(queue, [f"{topic}.*"], slow, prefetch=2)
+        await bus.publish([envelope(f"{topic}.e", version=1)])
+        await eventually(lambda: seen == [1])
+        leaving = asyncio.create_task(bus.unsubscribe(queue, grace=WAIT))
+        await asyncio.sleep(0.2)
+        leaving.cancel()
+        await bus.publish([envelope(f"{topic}.e", version=2)])
+        await asyncio.sleep(0.3)
+        assert seen == [1], "no delivery after unsubscribe, cancelled or not"
+        release.set()
+        await eventually(lambda: finished == [1])
+
     async def test_command_gets_the_reply_of_its_handler(self, commands: CommandBus) -> None:
         topic = unique("c")
 
