@@ -223,3 +223,39 @@ async def test_a_run_another_replica_ended_meanwhile_gets_no_second_ending_or_an
     assert types.count("run.failed") == 1
     assert "run.completed" not in types
     assert "thread.assistant_message_posted" not in types
+
+
+async def test_a_thread_whose_code_ran_in_another_session_is_told_its_variables_are_gone(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    """E.g. its partition was on another replica: the answer says the session restarted."""
+    thread_id = await new_thread(store)
+    earlier = await request_run(store, thread_id, "```python\nx = 1\n```")
+    ran_elsewhere = CodeExecuted(
+        thread_id=thread_id,
+        run_id=earlier.payload["run_id"],
+        step=0,
+        code="x = 1",
+        duration_ms=1.0,
+    )
+    metadata = event_metadata(
+        correlation_id=earlier.correlation_id, causation_id=None, occurred_at=utc_now()
+    )
+    ended = RunFailed(
+        thread_id=thread_id, run_id=earlier.payload["run_id"], reason="x", failed_at=utc_now()
+    )
+    await store.append(
+        thread_id,
+        [
+            new_event(derived_id(earlier.payload["run_id"], "exec-0"), ran_elsewhere, metadata),
+            new_event(derived_id(earlier.payload["run_id"], ENDED), ended, metadata),
+        ],
+        expected_version=None,
+    )
+    request = await request_run(store, thread_id, "```python\nprint('here now')\n```")
+
+    await processor.on_event(request)
+
+    answer = await answer_of(store, thread_id)
+    assert "here now" in answer.content
+    assert "restarted" in answer.content

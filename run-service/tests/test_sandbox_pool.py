@@ -60,3 +60,27 @@ def test_thread_ids_cannot_escape_the_pool_dir(small_pool: SessionPool) -> None:
     for bad in ("../x", "a/b", "", ".", "x" * 200):
         with pytest.raises(ValueError, match="invalid thread id"):
             small_pool.workdir(bad)
+
+
+async def test_closed_sessions_report_lost_state_and_others_keep_theirs(
+    small_pool: SessionPool,
+) -> None:
+    """A partition handed to another replica: its threads' sessions go, the rest stay."""
+    await small_pool.execute("t-moved", "v = 'moved'")
+    await small_pool.execute("t-kept", "v = 'kept'")
+    assert await small_pool.close_sessions(lambda thread: thread == "t-moved") == 1
+    assert not small_pool.has_session("t-moved")
+    kept = await small_pool.execute("t-kept", "v")
+    assert kept.result == repr("kept")
+    assert not kept.state_lost
+    moved = await small_pool.execute("t-moved", "print('back')")
+    assert moved.state_lost
+
+
+async def test_a_thread_marked_lost_is_told_on_its_first_execution_here(
+    small_pool: SessionPool,
+) -> None:
+    small_pool.mark_lost("t-elsewhere")  # its earlier runs ran in another replica's session
+    first = await small_pool.execute("t-elsewhere", "1")
+    assert first.state_lost
+    assert not (await small_pool.execute("t-elsewhere", "2")).state_lost

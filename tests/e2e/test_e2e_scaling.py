@@ -93,5 +93,12 @@ def test_two_replicas_share_the_partitions_and_the_survivor_takes_over(
 
         replica.stop(signal.SIGKILL)
         wait_for("the survivor holds everything", lambda: held(first_url) == RUN_PARTITIONS)
-        for thread_id in threads:
-            assert "still here" in chat(client, thread_id, "print('still here')")
+        moved = 0
+        for n, thread_id in enumerate(threads):
+            answer = chat(client, thread_id, "print('x is', x)")
+            if "restarted" in answer:  # its session died with the other replica, and it says so
+                assert "NameError" in answer
+                moved += 1
+            else:
+                assert f"x is {n}" in answer
+        assert moved == RUN_PARTITIONS // 2

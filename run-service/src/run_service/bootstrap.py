@@ -12,7 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from contracts.routing import RUN_PARTITIONS, run_partition_keys, run_partition_queue
+from contracts.routing import (
+    RUN_PARTITIONS,
+    run_partition,
+    run_partition_keys,
+    run_partition_queue,
+)
 from eventkit.bus import EventBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.metrics import RUN_PARTITIONS_HELD, SANDBOX_SESSIONS
@@ -154,6 +159,9 @@ async def running(deps: Deps) -> AsyncIterator[RunProcessor]:
         # lease is already gone: then another replica may own the threads by now, so stop.
         grace = 0.0 if lost else deps.run_timeout_s
         await deps.events.unsubscribe(run_partition_queue(partition), grace=grace)
+        # Its threads' sessions would be stale if they came back here: runs elsewhere
+        # change what their variables should be.
+        await deps.pool.close_sessions(lambda thread_id: run_partition(thread_id) == partition)
 
     balancer = PartitionBalancer(
         deps.leases,

@@ -177,6 +177,8 @@ class RunProcessor:
             attached = await self._workspace.attach(request.thread_id, log.attached_through(record))
         except FileUnavailable as missing:
             raise RunFailure(f"An attached file could not be used: {missing}") from None
+        if log.code_ran:  # a fresh session here after code ran elsewhere: say variables are gone
+            self._pool.mark_lost(request.thread_id)
         message = ""
         if request.message_id is not None:
             message = log.messages.get(request.message_id, ("user", ""))[1]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from contracts.registry import UnknownMessageType, parse_event
 from contracts.runs import (
     AssistantMessagePosted,
+    CodeExecuted,
     RunCompleted,
     RunFailed,
     RunRequested,
@@ -40,6 +41,7 @@ class ThreadLog:
     # message id -> (role, text), in posting order (dicts keep insertion order)
     messages: dict[str, tuple[str, str]] = field(default_factory=dict)
     version: int = -1
+    code_ran: bool = False  # some run of the thread executed code (in some session)
     _by_run: dict[str, RunRecord] = field(default_factory=dict)
 
     def apply(self, events: Sequence[StoredEvent]) -> None:
@@ -61,6 +63,8 @@ class ThreadLog:
                     self._by_run[contract.run_id].started = True
                 case RunCompleted() | RunFailed() if contract.run_id in self._by_run:
                     self._by_run[contract.run_id].ended = True
+                case CodeExecuted():
+                    self.code_ran = True
                 case UserMessagePosted():
                     self.messages[contract.message_id] = ("user", contract.content)
                 case AssistantMessagePosted():

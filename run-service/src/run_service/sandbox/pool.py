@@ -11,7 +11,7 @@ import shutil
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -155,6 +155,26 @@ class SessionPool:
                 self.start_failure = f"{type(error).__name__}: {error}"
                 shutil.rmtree(slot, ignore_errors=True)
                 return
+
+    def has_session(self, thread_id: str) -> bool:
+        """Whether the thread has a live session here."""
+        session = self._live.get(thread_id)
+        return session is not None and session.alive
+
+    def mark_lost(self, thread_id: str) -> None:
+        """Tell the thread's next execution that its variables are gone (its session was
+        elsewhere, e.g. on another replica or before a restart), unless it has one here."""
+        if not self.has_session(thread_id):
+            self._lost.add(thread_id)
+
+    async def close_sessions(self, select: Callable[[str], bool]) -> int:
+        """Close the sessions of the threads `select` picks (their files stay); their next
+        execution, here, is told the variables are gone. Returns how many were closed."""
+        chosen = [thread_id for thread_id in self._live if select(thread_id)]
+        for thread_id in chosen:
+            self._lost.add(thread_id)
+            await self._live.pop(thread_id).close()
+        return len(chosen)
 
     async def expire_idle(self) -> None:
         """Close sessions idle for longer than the TTL (their files stay)."""
