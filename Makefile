@@ -63,3 +63,4 @@ bench: sync
 	$(RUN) python tests/benchmarks/bench_files_gateway.py
 	$(RUN) python tests/benchmarks/bench_sandbox.py
 	$(RUN) python tests/benchmarks/bench_chat.py
+	$(RUN) python tests/benchmarks/bench_failover.py
