@@ -6,9 +6,11 @@ Without it every fresh sandbox rebuilds the cache on its first `import matplotli
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +24,7 @@ SANDBOX_DIR = "/tmp/.matplotlib"  # MPLCONFIGDIR inside the sandbox
 def font_cache() -> Path | None:
     """Build the cache in a private host directory; None if matplotlib is missing or fails."""
     out = Path(tempfile.mkdtemp(prefix="cie-mplcache-"))
+    atexit.register(shutil.rmtree, out, True)  # one per process; gone with it
     env = {"MPLCONFIGDIR": str(out), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"}
     try:
         # Our own fixed code in our own interpreter, never user input.
