@@ -40,6 +40,7 @@ from pydantic_settings import BaseSettings
 
 from contracts.routing import RUN_PARTITIONS
 from eventkit.migrate import DATABASE_URL_ENV
+from eventkit.ops.tracing import TracingSettings
 from eventkit.relay_main import RelaySettings
 from file_service.settings import FileServiceSettings
 from gateway.settings import GatewaySettings
@@ -62,15 +63,19 @@ K8S_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
 
 # The images (Dockerfile SERVICE values), and which settings classes say what each one reads.
 SETTINGS: dict[str, tuple[type[BaseSettings], ...]] = {
-    "gateway": (GatewaySettings,),
-    "thread-service": (ThreadServiceSettings,),
-    "run-service": (RunServiceSettings, ModelSettings),
-    "file-service": (FileServiceSettings,),
-    "relay": (RelaySettings,),
+    "gateway": (GatewaySettings, TracingSettings),
+    "thread-service": (ThreadServiceSettings, TracingSettings),
+    "run-service": (RunServiceSettings, ModelSettings, TracingSettings),
+    "file-service": (FileServiceSettings, TracingSettings),
+    "relay": (RelaySettings, TracingSettings),
     "migrate": (),
 }
-EXTRA_READS = {"migrate": {DATABASE_URL_ENV}}
 LONG_RUNNING = ("gateway", "thread-service", "run-service", "file-service", "relay")
+# The OpenTelemetry exporter reads its endpoint itself (eventkit/ops/tracing.py).
+EXTRA_READS = {
+    "migrate": {DATABASE_URL_ENV},
+    **{name: {"OTEL_EXPORTER_OTLP_ENDPOINT"} for name in LONG_RUNNING},
+}
 # The port each service's HTTP server (API or operations endpoints) listens on.
 PORT_VARIABLE = {
     "gateway": "PORT",

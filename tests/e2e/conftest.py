@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.compose_env import local_environment
+from tests.e2e.otlp_collector import Collector, running_collector
 from tests.e2e.processes import (
     Service,
     free_port,
@@ -59,12 +60,23 @@ def distributed_env(postgres_url: str, isolated_amqp_url: str) -> dict[str, str]
 
 
 @pytest.fixture(scope="session")
+def otlp_collector() -> Iterator[Collector]:
+    """Where every service of `system` sends its spans (OTLP/HTTP)."""
+    with running_collector() as collector:
+        yield collector
+
+
+@pytest.fixture(scope="session")
 def system(
-    distributed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    distributed_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp_collector: Collector,
 ) -> Iterator[Distributed]:
     """gateway, thread-, run- and file-service and relay as OS processes, after the migrations,
-    each with the environment deploy/compose.yaml gives it (local addresses in place)."""
+    each with the environment deploy/compose.yaml gives it (local addresses in place), and
+    tracing on, to `otlp_collector`."""
     env = distributed_env
+    tracing = {"CIE_TRACE_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.url}
     stores = {name: env[name] for name in ("CIE_DATABASE_URL", "CIE_AMQP_URL")}
     migrate_env = {
         **env,
@@ -94,7 +106,11 @@ def system(
         "relay": {**stores, "CIE_OPS_PORT": str(ops_ports["relay"])},
     }
     envs = {
-        name: {**env, **local_environment(name, {"CIE_HOST": "127.0.0.1", **values})}
+        name: {
+            **env,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # export spans within 0.2 s (SDK tuning, not ours)
+            **local_environment(name, {"CIE_HOST": "127.0.0.1", **tracing, **values}),
+        }
         for name, values in local.items()
     }
     logs = tmp_path_factory.mktemp("logs")

@@ -17,6 +17,7 @@ from eventkit.bus_rabbit import RabbitBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.http import ops_app, serving_ops
 from eventkit.ops.logs import configure_logging
+from eventkit.ops.tracing import configure_tracing
 from eventkit.pg_listen import commit_notifications
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from eventkit.relay import Relay
@@ -99,7 +100,11 @@ def main() -> None:
     """Read settings from the environment and relay."""
     settings = RelaySettings()
     configure_logging("relay", settings.log_level, json_lines=settings.log_json)
-    asyncio.run(serve(settings))
+    stop_tracing = configure_tracing("relay")
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        stop_tracing()  # export the spans still buffered
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from opentelemetry.trace import SpanKind
+
 from contracts.base import Contract
 from contracts.envelope import Envelope
 from contracts.ids import new_message_id, new_run_id, new_thread_id
@@ -12,7 +14,7 @@ from contracts.runs import ExampleName, RequestRun, RunKind
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.bus import CommandBus, CommandTimeout, PublishError
 from eventkit.ops.correlation import current_correlation_id
-from eventkit.ops.trace import current_carrier
+from eventkit.ops.trace import TRACER, current_carrier
 from gateway.errors import (
     BadRequest,
     Conflict,
@@ -86,15 +88,24 @@ class ThreadCommands:
         return run_id, -1 if reply.stream_version is None else reply.stream_version
 
     async def _send(self, payload: Contract, stream_id: str) -> CommandReply:
-        command = Envelope(
-            message_id=uuid.uuid4(),
-            type=payload.model_dump()["type"],
-            stream_id=stream_id,
-            correlation_id=current_correlation_id(),
-            occurred_at=self._clock(),
-            payload=payload.model_dump(mode="json"),
-            trace=current_carrier(),
-        )
+        data = payload.model_dump(mode="json")
+        with TRACER.start_as_current_span(f"send {data['type']}", kind=SpanKind.PRODUCER) as span:
+            command = Envelope(
+                message_id=uuid.uuid4(),
+                type=data["type"],
+                stream_id=stream_id,
+                correlation_id=current_correlation_id(),
+                occurred_at=self._clock(),
+                payload=data,
+                trace=current_carrier(),  # this span is the handler's parent
+            )
+            if span.is_recording():
+                span.set_attributes(
+                    {"messaging.message.id": str(command.message_id), "cie.stream_id": stream_id}
+                )
+            return await self._send_envelope(command)
+
+    async def _send_envelope(self, command: Envelope) -> CommandReply:
         try:
             reply = await self._commands.send(command, timeout=self._timeout)
         except CommandTimeout:
@@ -107,5 +118,5 @@ class ThreadCommands:
             refusal = _REFUSALS.get(reply.error_code or "", GatewayError)
             raise refusal(reply.detail or f"thread-service refused: {reply.error_code}")
         # Read your writes: the answer goes out only once the view shows the new events.
-        await self._projector.catch_up(stream_id, until_version=reply.stream_version)
+        await self._projector.catch_up(command.stream_id, until_version=reply.stream_version)
         return reply

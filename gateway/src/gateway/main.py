@@ -7,6 +7,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from eventkit.ops.logs import configure_logging
+from eventkit.ops.tracing import configure_tracing
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps, real_deps
@@ -33,10 +34,14 @@ def main() -> None:
     """Read settings from the environment and serve HTTP."""
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, json_lines=settings.log_json)
-    uvicorn.run(
-        app_from_settings(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    stop_tracing = configure_tracing("gateway")
+    try:
+        uvicorn.run(
+            app_from_settings(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        stop_tracing()  # export the spans still buffered

@@ -5,6 +5,7 @@ import logging
 
 from eventkit.ops.http import ops_app, serving_ops
 from eventkit.ops.logs import configure_logging
+from eventkit.ops.tracing import configure_tracing
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from run_service.bootstrap import real_deps, running
 from run_service.settings import RunServiceSettings
@@ -29,4 +30,8 @@ def main() -> None:
     """Read settings from the environment and serve."""
     settings = RunServiceSettings()
     configure_logging("run-service", settings.log_level, json_lines=settings.log_json)
-    asyncio.run(serve(settings))
+    stop_tracing = configure_tracing("run-service")
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        stop_tracing()  # export the spans still buffered

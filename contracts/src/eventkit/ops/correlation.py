@@ -1,12 +1,14 @@
 """HTTP requests get a correlation id (the client's `X-Correlation-Id` if it is a UUID) and
-continue the client's trace (`traceparent`); the id is echoed in the response."""
+a server span continuing the client's trace (`traceparent`); the id is echoed in the response."""
 
 import uuid
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from eventkit.ops.http import OPS_PATHS
 from eventkit.ops.logs import CORRELATION_ID
-from eventkit.ops.trace import continued
+from eventkit.ops.trace import TRACER, continued
 
 HEADER = "x-correlation-id"
 
@@ -24,8 +26,11 @@ class CorrelationMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         correlation = _valid_uuid(headers.get(HEADER)) or str(uuid.uuid4())
 
+        status = {"code": 500}
+
         async def echo(message: Message) -> None:
             if message["type"] == "http.response.start":
+                status["code"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -38,9 +43,37 @@ class CorrelationMiddleware:
             with continued(
                 {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
             ):
-                await self._app(scope, receive, echo)
+                if scope["path"] in OPS_PATHS:  # probes and scrapes: no spans, only noise
+                    await self._app(scope, receive, echo)
+                    return
+                method = scope["method"]
+                with TRACER.start_as_current_span(method, kind=SpanKind.SERVER) as span:
+                    try:
+                        await self._app(scope, receive, echo)
+                    finally:
+                        if span.is_recording():
+                            # The route template is known once the router has matched.
+                            route = _route_template(scope)
+                            span.set_attributes(
+                                {
+                                    "http.request.method": method,
+                                    "http.response.status_code": status["code"],
+                                    "cie.correlation_id": correlation,
+                                }
+                            )
+                            if route is not None:
+                                span.update_name(f"{method} {route}")
+                                span.set_attribute("http.route", route)
+                            if status["code"] >= 500:
+                                span.set_status(Status(StatusCode.ERROR))
         finally:
             CORRELATION_ID.reset(token)
+
+
+def _route_template(scope: Scope) -> str | None:
+    """The matched route's path template (FastAPI leaves the route in the scope)."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
 
 
 def _valid_uuid(value: str | None) -> str | None:

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cie_embedded.system import RunsConfig, sqlite_system
 from eventkit.ops.logs import configure_logging
+from eventkit.ops.tracing import configure_tracing
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps
@@ -37,6 +38,7 @@ def main() -> None:
     settings = EmbeddedSettings()
     run_settings = RunServiceSettings()
     configure_logging("cie-embedded", settings.log_level, json_lines=settings.log_json)
+    stop_tracing = configure_tracing("cie-embedded")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = settings.data_dir.resolve()
 
@@ -61,13 +63,16 @@ def main() -> None:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        stop_tracing()  # export the spans still buffered
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
     ChatCompletionToolParam,
 )
+from opentelemetry.trace import SpanKind
 
+from eventkit.ops.trace import TRACER
 from run_service.engines import render
 from run_service.engines.port import (
     CodeExecutor,
@@ -98,6 +100,21 @@ class OpenAIEngine:
         await self._client.close()
 
     async def _complete(
+        self, messages: list[ChatCompletionMessageParam], with_tool: bool
+    ) -> ChatCompletionMessage:
+        with TRACER.start_as_current_span("model call", kind=SpanKind.CLIENT) as span:
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": self.model,
+                        "cie.model.messages": len(messages),
+                        "cie.model.with_tool": with_tool,
+                    }
+                )
+            return await self._completion(messages, with_tool)
+
+    async def _completion(
         self, messages: list[ChatCompletionMessageParam], with_tool: bool
     ) -> ChatCompletionMessage:
         try:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
+
+from opentelemetry.trace import Span
+
 from contracts.runs import CodeError, CodeExecuted
 from eventkit.ops.metrics import CODE_EXECUTIONS
+from eventkit.ops.trace import TRACER, continued
 from run_service.engines import CodeExecutor, Execution
 from run_service.runs.recorder import RunRecorder
 
@@ -17,16 +23,44 @@ class RecordingExecutor:
         self.executions: list[Execution] = []
 
     async def execute(self, code: str) -> Execution:
-        execution = await self._inner.execute(code)
-        CODE_EXECUTIONS.labels(_outcome(execution)).inc()
-        step = len(self.executions)
-        self.executions.append(execution)
-        self._recorder.add(f"code:{step}", code_executed(self._recorder, step, execution))
-        return execution
+        with TRACER.start_as_current_span("execute code") as span:
+            execution = await self._inner.execute(code)
+            CODE_EXECUTIONS.labels(_outcome(execution)).inc()
+            step = len(self.executions)
+            self.executions.append(execution)
+            # Added inside the span: the event's trace context names this execution.
+            self._recorder.add(f"code:{step}", code_executed(self._recorder, step, execution))
+            if span.is_recording():
+                _describe(span, self._recorder, step, execution)
+            return execution
 
     def written_files(self) -> list[str]:
         """Every file the run's code wrote or changed, first write first, without repeats."""
         return list(dict.fromkeys(name for e in self.executions for name in e.files))
+
+
+@contextlib.contextmanager
+def run_span(run_id: str, thread_id: str, trace: Mapping[str, object] | None) -> Iterator[None]:
+    """The span of one run, a child of the trace its `run.requested` event carries (`trace`:
+    the event's stored `metadata["trace"]`), whichever delivery happens to carry the run out."""
+    with continued(trace), TRACER.start_as_current_span(f"run {run_id}") as span:
+        if span.is_recording():
+            span.set_attributes({"cie.run_id": run_id, "cie.thread_id": thread_id})
+        yield
+
+
+def _describe(span: Span, recorder: RunRecorder, step: int, execution: Execution) -> None:
+    span.set_attributes(
+        {
+            "cie.thread_id": recorder.thread_id,
+            "cie.run_id": recorder.run_id,
+            "cie.step": step,
+            "cie.duration_ms": max(execution.duration_ms, 0.0),
+            "cie.outcome": _outcome(execution),
+        }
+    )
+    if execution.error is not None:
+        span.set_attribute("error.type", execution.error.type)
 
 
 def _outcome(execution: Execution) -> str:
