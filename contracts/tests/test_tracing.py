@@ -240,3 +240,21 @@ def test_an_unknown_exporter_stops_a_service_at_start_up() -> None:
     assert done.returncode != 0
     assert "trace_exporter" in done.stderr
     assert "Input should be 'none', 'otlp' or 'console'" in done.stderr
+
+
+def test_without_a_provider_spans_cost_nothing_and_context_still_flows() -> None:
+    done = _python(
+        "import uuid\n"
+        "from datetime import UTC, datetime\n"
+        "from contracts.envelope import Envelope\n"
+        "from eventkit.ops.context import handling\n"
+        "from eventkit.ops.trace import current_carrier, spanned\n"
+        "envelope = Envelope(message_id=uuid.uuid4(), type='run.requested', stream_id='t',\n"
+        "    correlation_id=uuid.uuid4(), occurred_at=datetime.now(UTC), payload={},\n"
+        f"    trace={{'traceparent': '{TRACEPARENT}'}})\n"
+        "with handling(envelope), spanned('inner') as span:\n"
+        "    assert not span.is_recording()\n"
+        "    print(current_carrier()['traceparent'])\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == TRACEPARENT

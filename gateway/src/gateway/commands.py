@@ -14,7 +14,7 @@ from contracts.runs import ExampleName, RequestRun, RunKind
 from contracts.threads import CreateThread, PostUserMessage
 from eventkit.bus import CommandBus, CommandTimeout, PublishError
 from eventkit.ops.correlation import current_correlation_id
-from eventkit.ops.trace import TRACER, current_carrier
+from eventkit.ops.trace import current_carrier, spanned
 from gateway.errors import (
     BadRequest,
     Conflict,
@@ -89,7 +89,7 @@ class ThreadCommands:
 
     async def _send(self, payload: Contract, stream_id: str) -> CommandReply:
         data = payload.model_dump(mode="json")
-        with TRACER.start_as_current_span(f"send {data['type']}", kind=SpanKind.PRODUCER) as span:
+        with spanned(f"send {data['type']}", kind=SpanKind.PRODUCER) as span:
             command = Envelope(
                 message_id=uuid.uuid4(),
                 type=data["type"],

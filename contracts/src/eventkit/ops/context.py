@@ -7,7 +7,7 @@ from opentelemetry.trace import SpanKind
 
 from contracts.envelope import Envelope
 from eventkit.ops.logs import CORRELATION_ID
-from eventkit.ops.trace import TRACER, continued
+from eventkit.ops.trace import continued, spanned
 
 
 @contextlib.contextmanager
@@ -18,7 +18,7 @@ def handling(message: Envelope) -> Iterator[None]:
     try:
         with (
             continued(message.trace),
-            TRACER.start_as_current_span(f"handle {message.type}", kind=SpanKind.CONSUMER) as span,
+            spanned(f"handle {message.type}", kind=SpanKind.CONSUMER) as span,
         ):
             if span.is_recording():
                 span.set_attributes(

@@ -8,7 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventkit.ops.http import OPS_PATHS
 from eventkit.ops.logs import CORRELATION_ID
-from eventkit.ops.trace import TRACER, continued
+from eventkit.ops.trace import continued, spanned
 
 HEADER = "x-correlation-id"
 
@@ -47,7 +47,7 @@ class CorrelationMiddleware:
                     await self._app(scope, receive, echo)
                     return
                 method = scope["method"]
-                with TRACER.start_as_current_span(method, kind=SpanKind.SERVER) as span:
+                with spanned(method, kind=SpanKind.SERVER) as span:
                     try:
                         await self._app(scope, receive, echo)
                     finally:

@@ -13,7 +13,7 @@ from openai.types.chat import (
 )
 from opentelemetry.trace import SpanKind
 
-from eventkit.ops.trace import TRACER
+from eventkit.ops.trace import spanned
 from run_service.engines import render
 from run_service.engines.port import (
     CodeExecutor,
@@ -102,7 +102,7 @@ class OpenAIEngine:
     async def _complete(
         self, messages: list[ChatCompletionMessageParam], with_tool: bool
     ) -> ChatCompletionMessage:
-        with TRACER.start_as_current_span("model call", kind=SpanKind.CLIENT) as span:
+        with spanned("model call", kind=SpanKind.CLIENT) as span:
             if span.is_recording():
                 span.set_attributes(
                     {

@@ -9,7 +9,7 @@ from opentelemetry.trace import Span
 
 from contracts.runs import CodeError, CodeExecuted
 from eventkit.ops.metrics import CODE_EXECUTIONS
-from eventkit.ops.trace import TRACER, continued
+from eventkit.ops.trace import continued, spanned
 from run_service.engines import CodeExecutor, Execution
 from run_service.runs.recorder import RunRecorder
 
@@ -23,7 +23,7 @@ class RecordingExecutor:
         self.executions: list[Execution] = []
 
     async def execute(self, code: str) -> Execution:
-        with TRACER.start_as_current_span("execute code") as span:
+        with spanned("execute code") as span:
             execution = await self._inner.execute(code)
             CODE_EXECUTIONS.labels(_outcome(execution)).inc()
             step = len(self.executions)
@@ -43,7 +43,7 @@ class RecordingExecutor:
 def run_span(run_id: str, thread_id: str, trace: Mapping[str, object] | None) -> Iterator[None]:
     """The span of one run, a child of the trace its `run.requested` event carries (`trace`:
     the event's stored `metadata["trace"]`), whichever delivery happens to carry the run out."""
-    with continued(trace), TRACER.start_as_current_span(f"run {run_id}") as span:
+    with continued(trace), spanned(f"run {run_id}") as span:
         if span.is_recording():
             span.set_attributes({"cie.run_id": run_id, "cie.thread_id": thread_id})
         yield
