@@ -41,8 +41,12 @@ class RecordingExecutor:
 
 @contextlib.contextmanager
 def run_span(run_id: str, thread_id: str, trace: Mapping[str, object] | None) -> Iterator[None]:
-    """The span of one run, a child of the trace its `run.requested` event carries (`trace`:
-    the event's stored `metadata["trace"]`), whichever delivery happens to carry the run out."""
+    """The span of one run (for `RunProcessor._finish`, around everything it does).
+
+    `trace`: the stored `metadata["trace"]` of the run's `run.requested` event when a later
+    delivery carries the run out (a run that waited behind others), so the run joins the trace
+    of the chat that asked for it; None when the delivery is the run's own (the consumer span of
+    that delivery is then the parent)."""
     with continued(trace), spanned(f"run {run_id}") as span:
         if span.is_recording():
             span.set_attributes({"cie.run_id": run_id, "cie.thread_id": thread_id})
