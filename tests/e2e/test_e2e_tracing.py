@@ -74,12 +74,14 @@ def test_a_chat_with_code_is_one_trace_across_services(
     assert response.status_code == 200, response.text
     assert "42" in response.json()["message"]
 
+    run_name = f"run {response.json()['run_id']}"
     wanted = {
         "POST /api/chat",
         "send thread.create",
         "send thread.request_run",
         "handle thread.request_run",
         "handle run.requested",
+        run_name,
         "execute code",
     }
     spans = _spans_when(
@@ -106,11 +108,11 @@ def test_a_chat_with_code_is_one_trace_across_services(
         handled.span_id,
     )
     executed = by_name["run-service", "execute code"]
-    # The execution ran while the run's delivery was handled (the run span, when there is one,
-    # sits in between).
-    ancestors = _ancestors(executed, spans)
-    assert run.span_id in ancestors
-    assert ancestors[-1] == server.span_id
+    # The run's span sits between the delivery that carried it out and its executions.
+    run_span = by_name["run-service", run_name]
+    assert run_span.parent_span_id == run.span_id
+    assert executed.parent_span_id == run_span.span_id
+    assert _ancestors(executed, spans)[-1] == server.span_id
     # The gateway's projection hears the run's events in the same trace.
     assert any(s.service == "gateway" and s.name.startswith("handle run.") for s in spans)
     # Probes and scrapes are not traced.

@@ -23,7 +23,7 @@ from eventkit.store import DuplicateEventError, EventStore
 from run_service.engines import Engine, EngineError, RunOutcome, RunRequest
 from run_service.engines.sandbox_executor import SandboxExecutor
 from run_service.runs.engines import Engines
-from run_service.runs.executor import RecordingExecutor
+from run_service.runs.executor import RecordingExecutor, run_span
 from run_service.runs.files import FileStore, FileUnavailable
 from run_service.runs.locks import KeyedLocks
 from run_service.runs.outputs import keep_files
@@ -82,8 +82,12 @@ class RunProcessor:
         async with self._threads.hold(event.stream_id):
             log = await self._logs.read(event.stream_id)
             for record in log.unfinished_through(run_id):
+                # A run that waited behind others joins the trace of the chat that asked for it.
+                own = record.request.run_id == run_id
+                trace = None if own else record.event.metadata.get("trace")
                 async with self._slots:
-                    await self._finish(record, log)
+                    with run_span(record.request.run_id, event.stream_id, trace):
+                        await self._finish(record, log)
                 log = await self._logs.read(event.stream_id)  # its answer is history now
 
     async def _finish(self, record: RunRecord, log: ThreadLog) -> None:
