@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 
 from contracts.envelope import Envelope
+from contracts.routing import QueueSpec
 from eventkit.bus import PublishError
 from eventkit.bus_memory import InMemoryEventBus
 from eventkit.relay import Relay
@@ -133,3 +134,24 @@ async def test_a_throttled_checkpoint_is_saved_when_the_relay_stops() -> None:
         await running
 
     assert await checkpoints.load("relay") == 5
+
+
+async def test_the_relay_declares_its_queues_so_nothing_published_before_a_consumer_is_lost() -> (
+    None
+):
+    store, bus, checkpoints = InMemoryEventStore(), InMemoryEventBus(), InMemoryCheckpointStore()
+    spec = QueueSpec("late-consumer", ("test.*",))
+    relay = Relay(store, bus, checkpoints, queues=[spec])
+    await append(store, "test_a", 2)
+    assert await relay.publish_pending() == 2  # nobody consumes yet
+    received: list[int] = []
+
+    async def handle(message: Envelope) -> None:
+        received.append(message.global_position or 0)
+
+    await bus.subscribe(spec.name, spec.binding_keys, handle, prefetch=1)
+    async with asyncio.timeout(5):
+        while len(received) < 2:
+            await asyncio.sleep(0.01)
+    assert received == [1, 2]
+    await bus.close()

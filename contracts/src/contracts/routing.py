@@ -8,6 +8,7 @@ Queues are named `<consumer-service>.<purpose>`.
 """
 
 import zlib
+from dataclasses import dataclass
 
 from contracts.envelope import Envelope
 
@@ -64,3 +65,20 @@ def dead_letter_queue(queue: str) -> str:
 
 
 FILE_EVENT_KEYS = ("file.*",)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A consumer queue as its consumer declares it (declaring it elsewhere must match)."""
+
+    name: str
+    binding_keys: tuple[str, ...]
+    single_active: bool = False
+
+
+RUN_PARTITION_QUEUES = tuple(
+    QueueSpec(run_partition_queue(p), run_partition_keys(p), single_active=True)
+    for p in range(RUN_PARTITIONS)
+)
+"""The relay declares these before it publishes: a run request waits in its partition queue
+even before any run-service replica has started, instead of being dropped as unroutable."""

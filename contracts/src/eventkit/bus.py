@@ -51,6 +51,13 @@ class EventBus(Protocol):
         """
         ...
 
+    async def declare(
+        self, queue: str, binding_keys: Sequence[str], *, single_active: bool = False
+    ) -> None:
+        """Make sure `queue` exists and is bound, without consuming: what it is bound to waits
+        there for its consumer. Same arguments as the consumer's `subscribe`."""
+        ...
+
     async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
         """Stop consuming `queue` here: no new deliveries; running handlers get `grace` seconds
         (default: the bus's shutdown grace) to finish; what stays unacked returns to the queue."""

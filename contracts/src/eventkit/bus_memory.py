@@ -78,6 +78,12 @@ class InMemoryEventBus:
             subscription.workers.append(worker)
         self._subscriptions.append(subscription)
 
+    async def declare(
+        self, queue: str, binding_keys: Sequence[str], *, single_active: bool = False
+    ) -> None:
+        state = self._queues.setdefault(queue, _Queue(tuple(binding_keys)))
+        state.binding_keys = tuple(dict.fromkeys((*state.binding_keys, *binding_keys)))
+
     async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
         leaving = [s for s in self._subscriptions if s.queue == queue]
         grace = self._shutdown_grace if grace is None else grace

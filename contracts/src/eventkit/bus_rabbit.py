@@ -160,6 +160,28 @@ class RabbitBus:
             queue, routing.EVENTS_EXCHANGE, binding_keys, prefetch, process, single_active
         )
 
+    async def declare(
+        self, queue: str, binding_keys: Sequence[str], *, single_active: bool = False
+    ) -> None:
+        """Declare and bind `queue` (and its dead-letter queue) on the events exchange."""
+        self._check_open()
+        channel = await self._connection.channel(publisher_confirms=False)
+        try:
+            await declare_consumer_queue(
+                channel,
+                queue,
+                routing.EVENTS_EXCHANGE,
+                binding_keys,
+                delivery_limit=self._delivery_limit,
+                extra=self._queue_arguments,
+                single_active=single_active,
+            )
+        except AMQPError as error:
+            raise BusError(f"cannot declare {queue!r}: {error!r}") from error
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+
     async def unsubscribe(self, queue: str, *, grace: float | None = None) -> None:
         """Cancel this process's consumers of `queue`, letting running handlers finish.
 

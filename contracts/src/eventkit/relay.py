@@ -10,7 +10,9 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Sequence
 
+from contracts.routing import QueueSpec
 from eventkit.bus import EventBus
 from eventkit.envelopes import to_envelope
 from eventkit.ops.metrics import RELAY_LAG, RELAY_PUBLISHED
@@ -33,10 +35,14 @@ class Relay:
         name: str = DEFAULT_RELAY_NAME,
         batch_size: int = 500,
         checkpoint_every_s: float = 0.0,
+        queues: Sequence[QueueSpec] = (),
     ) -> None:
         """`checkpoint_every_s` > 0 saves the checkpoint at most that often (and when idle or
-        stopping): fewer writes, at the price of republishing that much after a crash."""
+        stopping): fewer writes, at the price of republishing that much after a crash.
+        `queues` are declared before the first publish, so what they are bound to waits there
+        even before their consumer first starts (events nobody is bound to are dropped)."""
         self._store = store
+        self._queues = list(queues)
         self._bus = bus
         self._checkpoints = checkpoints
         self._name = name
@@ -53,6 +59,10 @@ class Relay:
 
     async def publish_pending(self) -> int:
         """Publish everything committed since the checkpoint; return how many were published."""
+        while self._queues:
+            spec = self._queues[0]
+            await self._bus.declare(spec.name, spec.binding_keys, single_active=spec.single_active)
+            self._queues.pop(0)
         if self._position is None:
             self._position = self._saved = await self._checkpoints.load(self._name)
         published = 0

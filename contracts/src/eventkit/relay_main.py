@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.routing import RUN_PARTITION_QUEUES
 from eventkit.bus_rabbit import RabbitBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.http import ops_app, serving_ops
@@ -84,6 +85,7 @@ async def _relay(
             SqlCheckpointStore(engine),
             batch_size=settings.relay_batch_size,
             checkpoint_every_s=settings.relay_checkpoint_every_s,
+            queues=RUN_PARTITION_QUEUES,
         )
         async with commit_notifications(engine, settings.database_url, relay.wake) as notified:
             poll = settings.relay_poll_notified_s if notified else settings.relay_poll_s

@@ -214,6 +214,19 @@ class BusContract:
         release.set()
         await eventually(lambda: finished == [1])
 
+    async def test_a_declared_queue_keeps_what_arrives_before_its_consumer(
+        self, bus: EventBus
+    ) -> None:
+        topic, queue, received = unique("t"), unique("q."), []
+
+        async def handle(message: Envelope) -> None:
+            received.append(message.stream_version)
+
+        await bus.declare(queue, [f"{topic}.*"], single_active=True)
+        await bus.publish([envelope(f"{topic}.e", version=i) for i in range(3)])
+        await bus.subscribe(queue, [f"{topic}.*"], handle, prefetch=1, single_active=True)
+        await eventually(lambda: received == [0, 1, 2])
+
     async def test_command_gets_the_reply_of_its_handler(self, commands: CommandBus) -> None:
         topic = unique("c")
 

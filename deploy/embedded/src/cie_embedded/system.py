@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cie_embedded.unix_server import serve_on_unix_socket
+from contracts.routing import RUN_PARTITION_QUEUES
 from eventkit.bus_memory import InMemoryCommandBus, InMemoryEventBus
 from eventkit.relay import Relay
 from eventkit.store import CheckpointStore, EventStore
@@ -55,7 +56,13 @@ async def embedded_system(
     """Start thread-, run- and file-service and the relay here; yield what the gateway needs."""
     events = InMemoryEventBus()
     commands = InMemoryCommandBus()
-    relay = Relay(store, events, checkpoints, checkpoint_every_s=RELAY_CHECKPOINT_EVERY_S)
+    relay = Relay(
+        store,
+        events,
+        checkpoints,
+        checkpoint_every_s=RELAY_CHECKPOINT_EVERY_S,
+        queues=RUN_PARTITION_QUEUES,
+    )
     commits = CommitSignals()
     commits.subscribe(relay.wake)
     store = NotifyingEventStore(store, commits.fire)
