@@ -17,8 +17,7 @@ from contracts.routing import RUN_PARTITION_QUEUES
 from eventkit.bus_rabbit import RabbitBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.http import ops_app, serving_ops
-from eventkit.ops.logs import configure_logging
-from eventkit.ops.tracing import configure_tracing
+from eventkit.ops.service import observed
 from eventkit.pg_listen import commit_notifications
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from eventkit.relay import Relay
@@ -101,12 +100,8 @@ async def _relay(
 def main() -> None:
     """Read settings from the environment and relay."""
     settings = RelaySettings()
-    configure_logging("relay", settings.log_level, json_lines=settings.log_json)
-    stop_tracing = configure_tracing("relay")
-    try:
+    with observed("relay", settings.log_level, json_lines=settings.log_json):
         asyncio.run(serve(settings))
-    finally:
-        stop_tracing()  # export the spans still buffered
 
 
 if __name__ == "__main__":

@@ -3,11 +3,9 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 
-from eventkit.ops.logs import configure_logging
-from eventkit.ops.tracing import configure_tracing
+from eventkit.ops.service import observed, serve_http
 from eventkit.process import settle_start_up_objects
 from file_service.app import create_app
 from file_service.bootstrap import FileServiceDeps, real_deps
@@ -29,15 +27,10 @@ def app_from_settings(settings: FileServiceSettings) -> FastAPI:
 def main() -> None:
     """Read settings from the environment and serve HTTP."""
     settings = FileServiceSettings()
-    configure_logging("file-service", settings.log_level, json_lines=settings.log_json)
-    stop_tracing = configure_tracing("file-service")
-    try:
-        uvicorn.run(
+    with observed("file-service", settings.log_level, json_lines=settings.log_json):
+        serve_http(
             app_from_settings(settings),
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
+            log_level=settings.log_level,
         )
-    finally:
-        stop_tracing()  # export the spans still buffered

@@ -3,11 +3,9 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 
-from eventkit.ops.logs import configure_logging
-from eventkit.ops.tracing import configure_tracing
+from eventkit.ops.service import observed, serve_http
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps, real_deps
@@ -33,15 +31,10 @@ def app_from_settings(settings: GatewaySettings) -> FastAPI:
 def main() -> None:
     """Read settings from the environment and serve HTTP."""
     settings = GatewaySettings()
-    configure_logging("gateway", settings.log_level, json_lines=settings.log_json)
-    stop_tracing = configure_tracing("gateway")
-    try:
-        uvicorn.run(
+    with observed("gateway", settings.log_level, json_lines=settings.log_json):
+        serve_http(
             app_from_settings(settings),
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
+            log_level=settings.log_level,
         )
-    finally:
-        stop_tracing()  # export the spans still buffered

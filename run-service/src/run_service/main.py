@@ -4,8 +4,7 @@ import asyncio
 import logging
 
 from eventkit.ops.http import ops_app, serving_ops
-from eventkit.ops.logs import configure_logging
-from eventkit.ops.tracing import configure_tracing
+from eventkit.ops.service import observed
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from run_service.bootstrap import real_deps, running
 from run_service.settings import RunServiceSettings
@@ -29,9 +28,5 @@ async def serve(settings: RunServiceSettings) -> None:
 def main() -> None:
     """Read settings from the environment and serve."""
     settings = RunServiceSettings()
-    configure_logging("run-service", settings.log_level, json_lines=settings.log_json)
-    stop_tracing = configure_tracing("run-service")
-    try:
+    with observed("run-service", settings.log_level, json_lines=settings.log_json):
         asyncio.run(serve(settings))
-    finally:
-        stop_tracing()  # export the spans still buffered

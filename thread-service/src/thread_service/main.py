@@ -4,8 +4,7 @@ import asyncio
 import logging
 
 from eventkit.ops.http import ops_app, serving_ops
-from eventkit.ops.logs import configure_logging
-from eventkit.ops.tracing import configure_tracing
+from eventkit.ops.service import observed
 from eventkit.process import settle_start_up_objects, wait_for_shutdown
 from thread_service.bootstrap import real_deps, start
 from thread_service.settings import ThreadServiceSettings
@@ -29,9 +28,5 @@ async def serve(settings: ThreadServiceSettings) -> None:
 def main() -> None:
     """Read settings from the environment and serve."""
     settings = ThreadServiceSettings()
-    configure_logging("thread-service", settings.log_level, json_lines=settings.log_json)
-    stop_tracing = configure_tracing("thread-service")
-    try:
+    with observed("thread-service", settings.log_level, json_lines=settings.log_json):
         asyncio.run(serve(settings))
-    finally:
-        stop_tracing()  # export the spans still buffered

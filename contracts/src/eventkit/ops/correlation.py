@@ -6,7 +6,7 @@ import uuid
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from eventkit.ops.http import OPS_PATHS
+from eventkit.ops.http import OPS_PATHS, route_template
 from eventkit.ops.logs import CORRELATION_ID
 from eventkit.ops.trace import continued, spanned
 
@@ -53,7 +53,7 @@ class CorrelationMiddleware:
                     finally:
                         if span.is_recording():
                             # The route template is known once the router has matched.
-                            route = _route_template(scope)
+                            route = route_template(scope)
                             span.set_attributes(
                                 {
                                     "http.request.method": method,
@@ -68,12 +68,6 @@ class CorrelationMiddleware:
                                 span.set_status(Status(StatusCode.ERROR))
         finally:
             CORRELATION_ID.reset(token)
-
-
-def _route_template(scope: Scope) -> str | None:
-    """The matched route's path template (FastAPI leaves the route in the scope)."""
-    path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else None
 
 
 def _valid_uuid(value: str | None) -> str | None:

@@ -92,11 +92,15 @@ class RequestMetrics:
             await self._app(scope, receive, remember_status)
         finally:
             HTTP_REQUEST_SECONDS.labels(
-                self._service, scope["method"], _route_of(scope), str(status["code"])
+                self._service,
+                scope["method"],
+                route_template(scope) or "unmatched",
+                str(status["code"]),
             ).observe(time.perf_counter() - started)
 
 
-def _route_of(scope: Scope) -> str:
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (the router leaves the route in the scope)."""
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    return path if isinstance(path, str) else None

@@ -4,13 +4,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import uvicorn
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cie_embedded.system import RunsConfig, sqlite_system
-from eventkit.ops.logs import configure_logging
-from eventkit.ops.tracing import configure_tracing
+from eventkit.ops.service import observed, serve_http
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps
@@ -37,8 +35,6 @@ def main() -> None:
     """Serve the API with SQLite under CIE_DATA_DIR and the in-memory bus."""
     settings = EmbeddedSettings()
     run_settings = RunServiceSettings()
-    configure_logging("cie-embedded", settings.log_level, json_lines=settings.log_json)
-    stop_tracing = configure_tracing("cie-embedded")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = settings.data_dir.resolve()
 
@@ -63,16 +59,8 @@ def main() -> None:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-        )
-    finally:
-        stop_tracing()  # export the spans still buffered
+    with observed("cie-embedded", settings.log_level, json_lines=settings.log_json):
+        serve_http(app, host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
 if __name__ == "__main__":
