@@ -70,8 +70,8 @@ class InMemoryEventBus:
         prefetch: int,
         single_active: bool = False,  # one process: its workers are the only consumer
     ) -> None:
-        state = self._queues.setdefault(queue, _Queue(tuple(binding_keys)))
-        state.binding_keys = tuple(dict.fromkeys((*state.binding_keys, *binding_keys)))
+        await self.declare(queue, binding_keys)
+        state = self._queues[queue]
         subscription = _Subscription(queue)
         for _ in range(max(prefetch, 1)):
             worker = asyncio.create_task(self._consume(subscription, state, handler))

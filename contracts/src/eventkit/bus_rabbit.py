@@ -27,6 +27,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
     AbstractRobustExchange,
+    AbstractRobustQueue,
 )
 from aio_pika.exceptions import AMQPError
 from aio_pika.exceptions import ChannelInvalidStateError as ChannelClosedWhileReconnecting
@@ -167,14 +168,8 @@ class RabbitBus:
         self._check_open()
         channel = await self._connection.channel(publisher_confirms=False)
         try:
-            await declare_consumer_queue(
-                channel,
-                queue,
-                routing.EVENTS_EXCHANGE,
-                binding_keys,
-                delivery_limit=self._delivery_limit,
-                extra=self._queue_arguments,
-                single_active=single_active,
+            await self._declare(
+                channel, queue, routing.EVENTS_EXCHANGE, binding_keys, single_active
             )
         except AMQPError as error:
             raise BusError(f"cannot declare {queue!r}: {error!r}") from error
@@ -284,15 +279,7 @@ class RabbitBus:
         channel = await self._connection.channel(publisher_confirms=False)
         try:
             await channel.set_qos(prefetch_count=max(prefetch, 1))
-            declared = await declare_consumer_queue(
-                channel,
-                queue,
-                exchange,
-                binding_keys,
-                delivery_limit=self._delivery_limit,
-                extra=self._queue_arguments,
-                single_active=single_active,
-            )
+            declared = await self._declare(channel, queue, exchange, binding_keys, single_active)
             consumer = QueueConsumer(channel, declared, process, self._delivery_limit)
             await consumer.start()
         except BaseException as exc:
@@ -303,6 +290,25 @@ class RabbitBus:
                 raise BusError(f"cannot consume {queue!r}: {exc!r}") from exc
             raise
         self._consumers.append(consumer)
+
+    async def _declare(
+        self,
+        channel: AbstractRobustChannel,
+        queue: str,
+        exchange: str,
+        binding_keys: Sequence[str],
+        single_active: bool,
+    ) -> AbstractRobustQueue:
+        """Declare a consumer queue with the arguments every declarer of it must use."""
+        return await declare_consumer_queue(
+            channel,
+            queue,
+            exchange,
+            binding_keys,
+            delivery_limit=self._delivery_limit,
+            extra=self._queue_arguments,
+            single_active=single_active,
+        )
 
     async def _confirm_all(
         self,

@@ -111,11 +111,7 @@ class PostgresLeases:
     async def close(self) -> None:
         """Leave the group: closing the connection releases every lock at once."""
         async with self._lock:
-            connection, self._connection = self._connection, None
-            self._held.clear()
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close(timeout=2)
+            self._drop()
 
     async def _query(self, method: str, sql: str, *args: object) -> Any:
         import asyncpg  # type: ignore[import-untyped]  # the postgres extra (no stubs)

@@ -12,12 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from contracts.routing import (
-    RUN_PARTITIONS,
-    run_partition,
-    run_partition_keys,
-    run_partition_queue,
-)
+from contracts.routing import RUN_PARTITION_QUEUES, RUN_PARTITIONS, run_partition
 from eventkit.bus import EventBus
 from eventkit.ops.checks import store_check
 from eventkit.ops.metrics import RUN_PARTITIONS_HELD, SANDBOX_SESSIONS
@@ -146,19 +141,20 @@ async def running(deps: Deps) -> AsyncIterator[RunProcessor]:
     )
 
     async def take(partition: int) -> None:
+        queue = RUN_PARTITION_QUEUES[partition]  # as the relay declares it
         await deps.events.subscribe(
-            run_partition_queue(partition),
-            run_partition_keys(partition),
+            queue.name,
+            queue.binding_keys,
             processor.on_event,
             prefetch=deps.run_concurrency,
-            single_active=True,  # a second line of defence: one consumer even if leases race
+            single_active=queue.single_active,
         )
 
     async def give_back(partition: int, lost: bool) -> None:
         # Runs in progress finish before the partition (and its threads) move, unless the
         # lease is already gone: then another replica may own the threads by now, so stop.
         grace = 0.0 if lost else deps.run_timeout_s
-        await deps.events.unsubscribe(run_partition_queue(partition), grace=grace)
+        await deps.events.unsubscribe(RUN_PARTITION_QUEUES[partition].name, grace=grace)
         # Its threads' sessions would be stale if they came back here: runs elsewhere
         # change what their variables should be.
         await deps.pool.close_sessions(lambda thread_id: run_partition(thread_id) == partition)
