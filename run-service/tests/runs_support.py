@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from contracts.base import Contract
 from contracts.envelope import Envelope
-from contracts.ids import new_message_id, new_run_id, new_thread_id
+from contracts.ids import derived_id, new_message_id, new_run_id, new_thread_id
 from contracts.runs import RunKind, RunRequested
 from contracts.threads import ThreadCreated, UserMessagePosted
 from eventkit.envelopes import event_metadata, new_event, to_envelope
@@ -74,3 +74,16 @@ async def request_run(
 
 async def types_of(store: EventStore, thread_id: str) -> list[str]:
     return [event.event_type for event in await store.read_stream(thread_id)]
+
+
+async def recorded_elsewhere(
+    store: EventStore, request: Envelope, *steps: tuple[str, Contract]
+) -> None:
+    """Append `(key, event)` steps of the request's run as another run-service process would
+    (a crashed one, another replica): ids derived from the run and the step's key."""
+    run_id = str(request.payload["run_id"])
+    metadata = event_metadata(
+        correlation_id=request.correlation_id, causation_id=None, occurred_at=NOW
+    )
+    events = [new_event(derived_id(run_id, key), event, metadata) for key, event in steps]
+    await store.append(request.stream_id, events, expected_version=None)

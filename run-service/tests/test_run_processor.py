@@ -6,11 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from runs_support import new_thread, request_run, types_of, utc_now
+from runs_support import new_thread, recorded_elsewhere, request_run, types_of, utc_now
 
-from contracts.ids import derived_id
 from contracts.runs import AssistantMessagePosted, CodeExecuted, RunFailed, RunStarted
-from eventkit.envelopes import event_metadata, new_event
 from eventkit.store_memory import InMemoryEventStore
 from run_service.engines import OpenAIEngine
 from run_service.runs.engines import Engines
@@ -117,14 +115,7 @@ async def test_a_run_cut_off_by_a_crash_fails_with_a_reason_and_the_next_one_run
         isolation="x",
         started_at=utc_now(),
     )
-    metadata = event_metadata(
-        correlation_id=crashed.correlation_id, causation_id=None, occurred_at=utc_now()
-    )
-    await store.append(
-        thread_id,
-        [new_event(derived_id(started.run_id, "started"), started, metadata)],
-        expected_version=None,
-    )
+    await recorded_elsewhere(store, crashed, ("started", started))
     following = await request_run(store, thread_id, "```python\nprint('after')\n```")
 
     await processor.on_event(following)
@@ -211,12 +202,7 @@ async def test_a_run_another_replica_ended_meanwhile_gets_no_second_ending_or_an
             await asyncio.sleep(0.02)
     # ...when the replica that took the thread over fails it as interrupted, as it would.
     failed = RunFailed(thread_id=thread_id, run_id=run_id, reason=INTERRUPTED, failed_at=utc_now())
-    metadata = event_metadata(
-        correlation_id=request.correlation_id, causation_id=None, occurred_at=utc_now()
-    )
-    await store.append(
-        thread_id, [new_event(derived_id(run_id, ENDED), failed, metadata)], expected_version=None
-    )
+    await recorded_elsewhere(store, request, (ENDED, failed))
     await running
 
     types = await types_of(store, thread_id)
@@ -238,20 +224,10 @@ async def test_a_thread_whose_code_ran_in_another_session_is_told_its_variables_
         code="x = 1",
         duration_ms=1.0,
     )
-    metadata = event_metadata(
-        correlation_id=earlier.correlation_id, causation_id=None, occurred_at=utc_now()
-    )
     ended = RunFailed(
         thread_id=thread_id, run_id=earlier.payload["run_id"], reason="x", failed_at=utc_now()
     )
-    await store.append(
-        thread_id,
-        [
-            new_event(derived_id(earlier.payload["run_id"], "exec-0"), ran_elsewhere, metadata),
-            new_event(derived_id(earlier.payload["run_id"], ENDED), ended, metadata),
-        ],
-        expected_version=None,
-    )
+    await recorded_elsewhere(store, earlier, ("code:0", ran_elsewhere), (ENDED, ended))
     request = await request_run(store, thread_id, "```python\nprint('here now')\n```")
 
     await processor.on_event(request)
