@@ -34,7 +34,6 @@ bench_sandbox.py.
 """
 
 import argparse
-import asyncio
 import json
 import os
 import re
@@ -55,13 +54,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.benchmarks.bench_file_service import cpu_seconds
-from tests.benchmarks.bench_files_gateway import AMQP_URL, create_database, drop_database
 from tests.benchmarks.bench_sandbox import PLOT
+from tests.benchmarks.distributed import READY_TIMEOUT_S, distributed_system
 from tests.e2e.processes import (
     Service,
     free_port,
-    fresh_vhost,
-    run_to_completion,
     running,
     service_env,
     wait_until_http_ready,
@@ -72,7 +69,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WARMUP = 5  # cells of each kind the floor's interpreter runs before measuring
 QUIET_S = 0.5  # the sandbox has settled (warm pool refilled) after this long without CPU use
 SETTLE_TIMEOUT_S = 60.0
-READY_TIMEOUT_S = 90.0
 SERVERS = {"postgres": "PostgreSQL", "beam.smp": "RabbitMQ"}  # by /proc/<pid>/comm
 STAGES = ("run.requested", "run.started", "run.code_executed", "run.completed")
 
@@ -433,18 +429,6 @@ def where_time_goes(http: httpx.Client, requests: dict[str, list[Sample]]) -> st
 # --- the two ways to run ------------------------------------------------------------------
 
 
-def wait_for_log(service: Service, text: str, services: list[Service]) -> None:
-    """Wait until `service` logged `text`; fail, with logs, if a service died."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while text not in service.log():
-        for other in services:
-            if other.process.poll() is not None:
-                raise AssertionError(f"{other.name} exited early:\n{other.log()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{service.name} not ready:\n{service.log()}")
-        time.sleep(0.1)
-
-
 def embedded(args: argparse.Namespace) -> Figures:
     """`python -m cie_embedded`: one process, SQLite, the in-memory bus."""
     with tempfile.TemporaryDirectory(prefix="bench-chat-embedded-") as tmp:
@@ -461,67 +445,14 @@ def embedded(args: argparse.Namespace) -> Figures:
 
 def distributed(args: argparse.Namespace) -> Figures:
     """gateway, thread-, run- and file-service and relay as processes; PostgreSQL, RabbitMQ."""
-    name, database_url = asyncio.run(create_database())
-    try:
-        with (
-            fresh_vhost(AMQP_URL, "cie-bench") as amqp_url,
-            tempfile.TemporaryDirectory(prefix="bench-chat-distributed-") as tmp,
-        ):
-            port, files_port = free_port(), free_port()
-            files_url = f"http://127.0.0.1:{files_port}"
-            common = {"CIE_DATABASE_URL": database_url, "CIE_AMQP_URL": amqp_url}
-            quiet = service_env({**common, "CIE_LOG_LEVEL": "WARNING"})
-            # INFO (the default) for the services whose readiness is read from their log; of
-            # them only run-service logs per request (one line per run).
-            told = service_env({**common, "CIE_LOG_LEVEL": "INFO"})
-
-            def ops(env: dict[str, str]) -> dict[str, str]:
-                """`env` with a port of its own for the service's /healthz, /readyz, /metrics."""
-                return {**env, "CIE_OPS_PORT": str(free_port())}
-
-            runs_env = {
-                **ops(told),
-                "CIE_FILE_SERVICE_URL": files_url,
-                "CIE_SANDBOX_DIR": f"{tmp}/sandbox",
-            }
-            files_env = {
-                **quiet,
-                "CIE_FILE_SERVICE_PORT": str(files_port),
-                "CIE_BLOB_DIR": f"{tmp}/blobs",
-            }
-            gateway_env = {**quiet, "PORT": str(port), "CIE_FILE_SERVICE_URL": files_url}
-            for job in ("gateway.migrate", "file_service.migrate"):
-                migrated = run_to_completion(job, quiet)
-                assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-            logs = Path(tmp)
-            services: dict[str, Service] = {}
-            with running(services):
-                services["thread-service"] = Service(
-                    "thread-service", "thread_service", ops(told), logs
-                )
-                services["relay"] = Service("relay", "eventkit.relay_main", ops(told), logs)
-                services["file-service"] = Service("file-service", "file_service", files_env, logs)
-                services["run-service"] = Service("run-service", "run_service", runs_env, logs)
-                services["gateway"] = Service("gateway", "gateway", gateway_env, logs)
-                procs = list(services.values())
-                base = f"http://127.0.0.1:{port}"
-                wait_until_http_ready(f"{base}/", procs, READY_TIMEOUT_S)
-                wait_until_http_ready(f"{files_url}/healthz", procs, READY_TIMEOUT_S)
-                for service, text in (
-                    ("thread-service", "thread-service ready"),
-                    ("relay", "relay ready"),
-                    ("run-service", "run-service ready"),
-                ):
-                    wait_for_log(services[service], text, procs)
-                pids = {key: service.process.pid for key, service in services.items()}
-                owner = pids["run-service"]
-                figures = measure(base, pids, owner, args.samples, args.new_threads, args.pace)
-                relay = re.findall(r"relay ready \([^)]*\)", services["relay"].log())
-                figures.notes.insert(0, f"    relay: {relay[-1]}")
-                figures.notes.insert(1, f"    RabbitMQ: {urlsplit(amqp_url).path or '/'}")
-                return figures
-    finally:
-        asyncio.run(drop_database(name))
+    with distributed_system("bench-chat-distributed-") as system:
+        pids = {key: service.process.pid for key, service in system.services.items()}
+        owner = pids["run-service"]
+        figures = measure(system.base_url, pids, owner, args.samples, args.new_threads, args.pace)
+        relay = re.findall(r"relay ready \([^)]*\)", system.services["relay"].log())
+        figures.notes.insert(0, f"    relay: {relay[-1]}")
+        figures.notes.insert(1, f"    RabbitMQ: {urlsplit(system.amqp_url).path or '/'}")
+        return figures
 
 
 # --- report -------------------------------------------------------------------------------

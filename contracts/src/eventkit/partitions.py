@@ -210,7 +210,7 @@ class PartitionBalancer:
         for partition in shed:
             self._taken.discard(partition)
             await self._leases.release(partition)
-        logger.info("gave back partitions %s", shed)
+            logger.info("gave back partition %d", partition)
 
     async def _take_free(self, target: int) -> None:
         for partition in self._candidates():
