@@ -4,7 +4,7 @@ order, and take over the partitions of a replica that dies."""
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -47,10 +47,10 @@ def completed_runs(ops_url: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def wait_for(condition: str, check: object, timeout: float = 30.0) -> None:
+def wait_for(condition: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
     raise AssertionError(f"not within {timeout:g} s: {condition}")
