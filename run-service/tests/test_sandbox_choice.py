@@ -1,4 +1,5 @@
-"""Which sandbox runs: bubblewrap only when it really works here, and readiness says so."""
+"""Which sandbox runs: bubblewrap from the Python environment, failing closed when it cannot
+isolate; code runs without isolation only when an operator asks for it."""
 
 from __future__ import annotations
 
@@ -6,26 +7,114 @@ import logging
 from pathlib import Path
 
 import pytest
+from sandbox_support import require_bwrap
 
 from run_service.bootstrap import sandbox_check
-from run_service.sandbox import RlimitSandbox, SandboxLimits, Session, SessionPool, default_sandbox
+from run_service.sandbox import (
+    BubblewrapSandbox,
+    RlimitSandbox,
+    SandboxLimits,
+    SandboxUnavailable,
+    Session,
+    SessionPool,
+    UnavailableSandbox,
+    default_sandbox,
+)
+from run_service.sandbox import bwrap as bwrap_module
 
 
-def test_a_bwrap_that_cannot_create_namespaces_means_the_loud_fallback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # As in a container with the default seccomp profile: bwrap is there but refuses.
+def _refusing_bwrap(tmp_path: Path) -> str:
+    """As in a container with the default seccomp profile: bwrap is there but refuses."""
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
+    return str(fake)
+
+
+def test_the_packaged_bwrap_is_used_without_anything_on_the_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    packaged = require_bwrap()
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    chosen = default_sandbox()
+
+    assert isinstance(chosen, BubblewrapSandbox)
+    assert chosen.exe == packaged
+    assert "site-packages" in packaged
+    level = chosen.isolation_level()
+    assert level.startswith("bubblewrap+")
+    assert "net" in level
+    assert "seccomp" in level
+    assert chosen.warning() is None
+
+
+def test_a_system_bwrap_on_the_path_is_not_used_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_bwrap()
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    _refusing_bwrap(tmp_path)  # would make every session fail if it were picked up
 
+    assert isinstance(default_sandbox(), BubblewrapSandbox)
+
+
+async def test_a_bwrap_that_cannot_create_namespaces_means_no_code_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        chosen = default_sandbox(bwrap_exe=_refusing_bwrap(tmp_path))
+
+    assert isinstance(chosen, UnavailableSandbox)
+    assert "No permissions to create new namespace" in chosen.reason
+    assert "CIE_SANDBOX_ISOLATION=none" in chosen.reason  # the way out is named
+    assert "no code can run" in caplog.text
+    with pytest.raises(SandboxUnavailable, match="cannot create namespaces"):
+        await chosen.start(tmp_path)
+
+
+async def test_without_a_packaged_bwrap_no_code_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bwrap_module, "packaged_bwrap", lambda: None)
+
+    chosen = default_sandbox()
+
+    assert isinstance(chosen, UnavailableSandbox)
+    assert "CIE_SANDBOX_BWRAP" in chosen.reason
+    with pytest.raises(SandboxUnavailable):
+        await chosen.start(tmp_path)
+
+
+def test_a_configured_bwrap_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    chosen = default_sandbox(bwrap_exe=str(tmp_path / "missing" / "bwrap"))
+
+    assert isinstance(chosen, UnavailableSandbox)
+    assert "missing/bwrap was not found" in chosen.reason
+
+
+def test_no_isolation_only_when_asked_for_and_said_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.WARNING):
-        sandbox = default_sandbox()
+        chosen = default_sandbox(isolation="none")
 
-    assert isinstance(sandbox, RlimitSandbox)
-    assert "cannot create namespaces" in caplog.text
-    assert "No permissions to create new namespace" in caplog.text
+    assert isinstance(chosen, RlimitSandbox)
+    assert chosen.isolation_level().startswith("none:")
+    assert "without isolation" in (chosen.warning() or "")
+    assert "CIE_SANDBOX_ISOLATION=none" in caplog.text
+
+
+def test_an_unknown_isolation_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="CIE_SANDBOX_ISOLATION"):
+        default_sandbox(isolation="bwrap-ish")
+
+
+def test_missing_bwrap_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bwrap_module, "packaged_bwrap", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        require_bwrap()
 
 
 class _Refusing:
@@ -36,6 +125,9 @@ class _Refusing:
     def isolation_level(self) -> str:
         return "none"
 
+    def warning(self) -> str | None:
+        return None
+
     async def start(self, workdir: Path) -> Session:
         raise RuntimeError("cannot start")
 
@@ -43,8 +135,21 @@ class _Refusing:
 async def test_readiness_fails_while_no_session_can_start(tmp_path: Path) -> None:
     pool = SessionPool(_Refusing(), tmp_path)
     await pool.start()
+    await pool.filled()
     try:
         with pytest.raises(RuntimeError, match="sessions cannot start"):
             await sandbox_check(pool)()
+    finally:
+        await pool.close()
+
+
+async def test_readiness_names_why_no_code_can_run(tmp_path: Path) -> None:
+    pool = SessionPool(UnavailableSandbox("bwrap refused (the fix)"), tmp_path)
+    await pool.start()
+    try:
+        with pytest.raises(RuntimeError, match=r"no code can run: bwrap refused \(the fix\)"):
+            await sandbox_check(pool)()
+        with pytest.raises(SandboxUnavailable, match="the fix"):
+            await pool.execute("thread_x", "print(1)")
     finally:
         await pool.close()

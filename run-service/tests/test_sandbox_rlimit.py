@@ -1,4 +1,4 @@
-"""The rlimit-only fallback (no bubblewrap): weaker isolation, same protocol."""
+"""CIE_SANDBOX_ISOLATION=none (rlimits only): weaker isolation, same protocol, same paths."""
 
 from __future__ import annotations
 
@@ -25,11 +25,23 @@ async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ses
     await s.close()
 
 
-async def test_runs_code_with_state_in_the_workdir(session: Session) -> None:
+async def test_runs_code_with_state_in_the_workdir_seen_as_mnt_data(session: Session) -> None:
+    (session.workdir / "given.csv").write_text("a,b\n1,2\n")
     await session.execute("x = 20")
-    r = await session.execute("import os; open('f.txt', 'w').write('1'); x * 2, os.getcwd()")
-    assert r.result == repr((40, str(session.workdir)))
+    r = await session.execute(
+        "import os; open('f.txt', 'w').write('1'); x * 2, os.getcwd(), "
+        "open('/mnt/data/given.csv').read()"
+    )
+    assert r.result == repr((40, "/mnt/data", "a,b\n1,2\n"))
     assert r.files == ["f.txt"]
+    assert (session.workdir / "f.txt").read_text() == "1"
+
+
+async def test_the_hosts_mnt_is_left_alone(session: Session) -> None:
+    before = os.listdir("/mnt")
+    r = await session.execute("import os; sorted(os.listdir('/mnt'))")
+    assert r.result == repr(["data"])  # a private tmpfs over /mnt inside
+    assert os.listdir("/mnt") == before
 
 
 async def test_env_is_an_allow_list(session: Session) -> None:

@@ -1,5 +1,4 @@
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 from cie_embedded.system import RunsConfig, in_memory_system
 from gateway.app import create_app
 from run_service.bootstrap import session_pool
-from run_service.sandbox import SandboxLimits
+from run_service.sandbox import BubblewrapSandbox, SandboxLimits
 
 MAX_BODY = 64 * 1024
 SANDBOX_SECRET_VAR = "CIE_TEST_SANDBOX_SECRET"
@@ -27,13 +26,13 @@ API_SANDBOX_LIMITS = SandboxLimits(
 
 @pytest.fixture(scope="session")
 async def runs(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunsConfig]:
-    """One real sandbox pool for every API test (no model: the embedded default)."""
-    if shutil.which("bwrap") is None and os.environ.get("CI") == "true":
-        pytest.fail("bubblewrap (bwrap) is not installed but CI=true requires it")
+    """One real sandbox pool for every API test (no model: the embedded default), chosen as
+    the service chooses it: the packaged bubblewrap, never a weaker fallback."""
     root: Path = tmp_path_factory.mktemp("api-sandbox")
     os.environ[SANDBOX_SECRET_VAR] = SANDBOX_SECRET
     try:
         async with session_pool(root, API_SANDBOX_LIMITS) as pool:
+            assert isinstance(pool.sandbox, BubblewrapSandbox), pool.sandbox.isolation_level()
             yield RunsConfig(pool, run_timeout_s=120.0)
     finally:
         del os.environ[SANDBOX_SECRET_VAR]

@@ -28,7 +28,7 @@ from run_service.engines import ModelSettings, NoModelEngine, engine_from_settin
 from run_service.runs.engines import Engines
 from run_service.runs.files import FileStore
 from run_service.runs.processor import RunProcessor
-from run_service.sandbox import SandboxLimits, SessionPool, default_sandbox
+from run_service.sandbox import SandboxLimits, SessionPool, UnavailableSandbox, default_sandbox
 from run_service.settings import RunServiceSettings
 
 
@@ -70,6 +70,8 @@ def sandbox_check(pool: SessionPool) -> Check:
 
     async def check() -> str:
         live, warm, cap = pool.live_count, pool.warm_count, pool.limits.max_sessions
+        if isinstance(pool.sandbox, UnavailableSandbox):
+            raise RuntimeError(f"no code can run: {pool.sandbox.reason}")
         summary = f"{pool.sandbox.isolation_level()}; {warm} warm, {live}/{cap} live"
         if warm == 0 and live >= cap:
             raise RuntimeError(f"no sandbox capacity: {summary}")
@@ -104,10 +106,14 @@ def engines_from(model: ModelSettings) -> Engines:
 
 
 @asynccontextmanager
-async def session_pool(root: Path, limits: SandboxLimits) -> AsyncIterator[SessionPool]:
-    """A started pool of sandboxed sessions under `root` (bubblewrap, else rlimits only)."""
+async def session_pool(
+    root: Path, limits: SandboxLimits, isolation: str = "bubblewrap", bwrap_exe: str = ""
+) -> AsyncIterator[SessionPool]:
+    """A pool of sandboxed sessions under `root`, its warm sessions starting in the
+    background: bubblewrap (or, only if `isolation` is "none", rlimits only)."""
     await asyncio.to_thread(_prepare_root, root)
-    pool = SessionPool(default_sandbox(limits), root)
+    sandbox = await asyncio.to_thread(default_sandbox, limits, isolation, bwrap_exe)
+    pool = SessionPool(sandbox, root)
     SANDBOX_SESSIONS.labels("live").set_function(lambda: pool.live_count)
     SANDBOX_SESSIONS.labels("warm").set_function(lambda: pool.warm_count)
     await pool.start()
@@ -192,7 +198,12 @@ async def real_deps(settings: RunServiceSettings) -> AsyncIterator[Deps]:
         # shutdown grace), then the leases (only then may another replica take the
         # partitions), file-service's client and the sandbox the runs still needed.
         async with (
-            session_pool(settings.sandbox_dir.resolve(), settings.sandbox_limits()) as pool,
+            session_pool(
+                settings.sandbox_dir.resolve(),
+                settings.sandbox_limits(),
+                settings.sandbox_isolation,
+                settings.sandbox_bwrap,
+            ) as pool,
             http_file_store(settings.file_service_url, settings.file_service_timeout_s) as files,
             partition_leases(settings) as leases,
             RabbitBus.connect(settings.amqp_url, shutdown_grace=settings.shutdown_grace_s) as bus,

@@ -1,6 +1,7 @@
 """run-service configuration, from CIE_* environment variables (the model: CIE_MODEL_*)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +24,10 @@ class RunServiceSettings(BaseSettings):
     shutdown_grace_s: float = 60.0  # on SIGTERM, runs in progress get this long to finish
     rebalance_interval_s: float = 1.0  # how often replicas even out the run partitions
     sandbox_dir: Path = Path("./data/sandbox")
+    # bubblewrap: every isolation layer, or no code runs at all. none: rlimits only, for code
+    # an operator trusts (every answer of such a run says so). Never chosen by default.
+    sandbox_isolation: Literal["bubblewrap", "none"] = "bubblewrap"
+    sandbox_bwrap: str = ""  # a bwrap to use instead of the packaged one, e.g. /usr/bin/bwrap
     sandbox_exec_timeout_s: float = 60.0
     sandbox_memory_mb: int = 1024
     sandbox_max_processes: int = 64

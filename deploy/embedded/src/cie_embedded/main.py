@@ -41,7 +41,12 @@ def main() -> None:
     @asynccontextmanager
     async def system() -> AsyncIterator[GatewayDeps]:
         limits = run_settings.sandbox_limits()
-        async with session_pool(data_dir / "sandbox", limits) as pool:
+        async with session_pool(
+            data_dir / "sandbox",
+            limits,
+            run_settings.sandbox_isolation,
+            run_settings.sandbox_bwrap,
+        ) as pool:
             runs = RunsConfig(
                 pool,
                 engines_from(ModelSettings()),

@@ -30,7 +30,7 @@ from run_service.runs.outputs import keep_files
 from run_service.runs.recorder import RunRecorder
 from run_service.runs.thread_log import RunRecord, ThreadLog, ThreadLogs
 from run_service.runs.workspace import Workspace
-from run_service.sandbox import SessionPool
+from run_service.sandbox import SandboxUnavailable, SessionPool
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,8 @@ class RunProcessor:
         except TimeoutError:
             await self._fail(recorder, f"The run took longer than {self._run_timeout_s:g} s")
             return
-        answer = "\n\n".join([outcome.answer, *kept.problems]) if kept.problems else outcome.answer
+        warning = self._pool.sandbox.warning() if executor.executions else None
+        answer = "\n\n".join(part for part in (warning, outcome.answer, *kept.problems) if part)
         message_id = answer_message_id(request.run_id)
         now = self._clock()
         await recorder.record(
@@ -196,6 +197,8 @@ class RunProcessor:
             return await engine.run(run_request, executor)
         except EngineError as error:
             raise RunFailure(f"The model could not answer: {error}") from None
+        except SandboxUnavailable as error:
+            raise RunFailure(f"No code can run here: {error}") from None
 
     async def _fail(self, recorder: RunRecorder, reason: str) -> None:
         failed = RunFailed(

@@ -6,6 +6,8 @@ from run_service.sandbox.sandbox import (
     BubblewrapSandbox,
     RlimitSandbox,
     Sandbox,
+    SandboxUnavailable,
+    UnavailableSandbox,
     default_sandbox,
 )
 from run_service.sandbox.session import ExecResult, Session, SessionDied
@@ -16,8 +18,10 @@ __all__ = [
     "RlimitSandbox",
     "Sandbox",
     "SandboxLimits",
+    "SandboxUnavailable",
     "Session",
     "SessionDied",
     "SessionPool",
+    "UnavailableSandbox",
     "default_sandbox",
 ]

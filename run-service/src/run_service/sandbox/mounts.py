@@ -12,6 +12,7 @@ import os
 import stat
 
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
@@ -32,6 +33,17 @@ class Mounter:
     def private_namespace(self) -> None:
         """Enter a new mount namespace whose changes never propagate to the host."""
         _check(self.libc.unshare(_CLONE_NEWNS))
+        _check(self.libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None))
+
+    def private_user_namespace(self) -> None:
+        """As a non-root uid: a user namespace mapping only that uid (and gid) to itself, and
+        a mount namespace it owns, so mounts are allowed there and nowhere else."""
+        uid, gid = os.getuid(), os.getgid()
+        _check(self.libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS))
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                           ("gid_map", f"{gid} {gid} 1")):  # fmt: skip
+            with open(f"/proc/self/{name}", "w") as out:
+                out.write(text)
         _check(self.libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None))
 
     def tmpfs(self, target: str) -> None:
@@ -74,3 +86,30 @@ def expose(paths: list[str]) -> None:
     for path, fd in fds.items():
         m.bind_fd(fd, path)
         os.close(fd)
+
+
+def present_workdir(workdir: str, at: str, needed: list[str]) -> None:
+    """Show `workdir` at `at` (e.g. /mnt/data) in a private mount namespace and enter it.
+
+    The parent of `at` gets a fresh tmpfs first, so nothing is created on the host. As root,
+    closed ancestors of the `needed` paths are opened up as in `expose` (the caller drops to
+    another uid afterwards); as anyone else, an own user namespace allows the mounts.
+    """
+    m = Mounter()
+    if os.geteuid() == 0:
+        m.private_namespace()
+    else:
+        m.private_user_namespace()
+    closed = {p: a for p in needed if (a := closed_ancestor(p))} if os.geteuid() == 0 else {}
+    # Opened after unshare (a bind source must belong to this namespace), before any tmpfs.
+    work_fd = os.open(workdir, os.O_PATH)
+    fds = {p: os.open(p, os.O_PATH) for p in closed}
+    for ancestor in sorted(set(closed.values())):
+        m.tmpfs(ancestor)
+    for path, fd in fds.items():
+        m.bind_fd(fd, path)
+        os.close(fd)
+    m.tmpfs(os.path.dirname(at))
+    m.bind_fd(work_fd, at)
+    os.close(work_fd)
+    os.chdir(at)

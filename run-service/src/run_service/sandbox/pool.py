@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from run_service.sandbox import files
-from run_service.sandbox.sandbox import Sandbox
+from run_service.sandbox.sandbox import Sandbox, SandboxUnavailable
 from run_service.sandbox.session import ExecResult, Session, SessionDied
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class SessionPool:
         self._lost: set[str] = set()  # threads whose session died: tell them on the next run
         self._locks: dict[str, asyncio.Lock] = {}
         self._refill: asyncio.Task[None] | None = None
+        self._warmed = asyncio.Event()  # set whenever a warm session is added
         self.start_failure: str | None = None  # why the last session start failed, if it did
         self._reaper: asyncio.Task[None] | None = None
 
@@ -54,10 +55,18 @@ class SessionPool:
         return len(self._warm)
 
     async def start(self) -> None:
-        """Fill the warm pool and start the idle reaper."""
+        """Start filling the warm pool in the background, and the idle reaper.
+
+        Nothing waits for the pool: a service answers at once, and a run that arrives before
+        the first warm session is ready waits for it (`_claim`).
+        """
         self._refill = asyncio.create_task(self._fill())
         self._reaper = asyncio.create_task(self._reap_forever())
-        await self._refill
+
+    async def filled(self) -> None:
+        """Wait until the warm pool's current fill has ended (benchmarks and tests)."""
+        if self._refill is not None:
+            await asyncio.shield(self._refill)
 
     def workdir(self, thread_id: str) -> Path:
         """The host directory that appears as /mnt/data for this thread."""
@@ -116,6 +125,7 @@ class SessionPool:
 
     async def _claim(self, thread_id: str) -> Session:
         target = self.workdir(thread_id)
+        await self._await_warm()
         while self._warm:
             warm = self._warm.pop(0)
             self._kick_refill()
@@ -126,7 +136,24 @@ class SessionPool:
                 return warm
         self._kick_refill()
         target.mkdir(exist_ok=True)
-        return await self.sandbox.start(target)
+        try:
+            return await self.sandbox.start(target)
+        except SandboxUnavailable:
+            raise
+        except (SessionDied, OSError, TimeoutError) as error:
+            raise SandboxUnavailable(
+                f"a sandbox session could not start ({type(error).__name__}: {error})"
+            ) from error
+
+    async def _await_warm(self) -> None:
+        """While the pool is being filled and has nothing yet, wait for its next session:
+        one half started is sooner ready than a new one (and two cold starts at once would
+        share the CPU)."""
+        while not self._warm and self._refill is not None and not self._refill.done():
+            self._warmed.clear()
+            waiter = asyncio.ensure_future(self._warmed.wait())
+            await asyncio.wait({waiter, self._refill}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
 
     async def _evict_for_room(self) -> None:
         while len(self._live) >= self.limits.max_sessions:
@@ -149,7 +176,12 @@ class SessionPool:
             slot.mkdir()
             try:
                 self._warm.append(await self.sandbox.start(slot))
+                self._warmed.set()
                 self.start_failure = None
+            except SandboxUnavailable as error:
+                self.start_failure = str(error)
+                shutil.rmtree(slot, ignore_errors=True)
+                return
             except (SessionDied, OSError, TimeoutError, RuntimeError) as error:
                 log.exception("could not start a warm sandbox session")
                 self.start_failure = f"{type(error).__name__}: {error}"

