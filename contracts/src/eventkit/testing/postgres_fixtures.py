@@ -1,44 +1,66 @@
 """pytest plugin: a migrated throw-away PostgreSQL database for the test session.
 
-`postgres_url` finds a server: $CIE_TEST_POSTGRES_URL if set, else a testcontainers
-PostgreSQL when a Docker engine answers, else the local default. It creates a fresh
-`cie_test_<random>` database, runs eventkit's migrations on it and drops it at the end.
-With no server answering, tests needing it are skipped, or fail under CI=true.
-Mark such tests `@pytest.mark.postgres`.
+`postgres_url` finds a server (eventkit.testing.services, in this order):
+1. $CIE_TEST_POSTGRES_URL (an admin URL), when set;
+2. the local default, postgresql+asyncpg://postgres@127.0.0.1:5432/postgres, when it answers a
+   quick connection;
+3. a testcontainers PostgreSQL, when a Docker engine answers;
+4. none: tests needing it are skipped, or fail under CI=true. A container that does not start
+   (an image that cannot be pulled, say) is reported as such, with the same skip or fail.
+It creates a fresh `cie_test_<random>` database, runs eventkit's migrations on it and drops it
+at the end. Mark such tests `@pytest.mark.postgres`.
 """
 
 import asyncio
-import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventkit.migrate import upgrade_event_store
 from eventkit.sql import create_engine
+from eventkit.testing.services import (
+    CONNECT_TIMEOUT_S,
+    ServiceSpec,
+    Source,
+    choose,
+    not_answering_message,
+    nothing_message,
+    start_container,
+    unavailable,
+)
 
 POSTGRES_URL_ENV = "CIE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 CONTAINER_IMAGE = "postgres:15-alpine"
-CONNECT_TIMEOUT_S = 5.0
+SERVER_TIMEOUT_S = 5.0  # a server named in the environment, or a fresh container
+POSTGRES = ServiceSpec("PostgreSQL", POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL, CONTAINER_IMAGE)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def postgres_url() -> AsyncIterator[str]:
     """The URL of a fresh, migrated database, dropped when the session ends."""
+    decision = await choose(POSTGRES, _local_answers)
     container: Any = None
-    admin_url = os.environ.get(POSTGRES_URL_ENV)
-    if not admin_url and await asyncio.to_thread(_docker_answers):
-        container = await asyncio.to_thread(_start_container)
-        admin_url = str(container.get_connection_url())
     try:
-        admin_url = admin_url or DEFAULT_POSTGRES_URL
-        await _require_server(admin_url)
+        if decision.source is Source.NONE:
+            unavailable(nothing_message(POSTGRES), fail=decision.fail)
+        if decision.source is Source.CONTAINER:
+            container = await asyncio.to_thread(_start_container, decision.fail)
+            admin_url = str(container.get_connection_url())
+        else:
+            assert decision.url is not None
+            admin_url = decision.url
+        if decision.source is not Source.LOCAL:  # the local one answered just now
+            error = await _server_error(admin_url, SERVER_TIMEOUT_S)
+            if error is not None:
+                unavailable(
+                    not_answering_message(POSTGRES, decision.source, admin_url, error),
+                    fail=decision.fail,
+                )
         name = f"cie_test_{uuid.uuid4().hex[:12]}"
         url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         await _execute_autocommit(admin_url, f'CREATE DATABASE "{name}"')
@@ -62,35 +84,26 @@ async def pg_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-def _start_container() -> Any:
-    from testcontainers.postgres import PostgresContainer
-
-    container = PostgresContainer(CONTAINER_IMAGE, driver="asyncpg")
-    container.start()
-    return container
+async def _local_answers(url: str) -> bool:
+    return await _server_error(url, CONNECT_TIMEOUT_S) is None
 
 
-def _docker_answers() -> bool:
+async def _server_error(url: str, timeout: float) -> BaseException | None:
+    """None when a PostgreSQL server at `url` runs `SELECT 1` within `timeout` s, else why not."""
     try:
-        result = subprocess.run(["docker", "info"], capture_output=True, timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
-
-
-async def _require_server(admin_url: str) -> None:
-    """Skip (or fail under CI=true) when no PostgreSQL server answers at `admin_url`."""
-    try:
-        await asyncio.wait_for(_execute_autocommit(admin_url, "SELECT 1"), CONNECT_TIMEOUT_S)
+        await asyncio.wait_for(_execute_autocommit(url, "SELECT 1"), timeout)
     except Exception as exc:
-        shown = make_url(admin_url).render_as_string(hide_password=True)
-        message = (
-            f"no PostgreSQL server answers at {shown} ({exc!r}); "
-            f"set {POSTGRES_URL_ENV} or start one (or a Docker engine)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        return exc
+    return None
+
+
+def _start_container(fail: bool) -> Any:
+    """A started PostgreSQL container; on failure, skip or fail saying testcontainers failed."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    return start_container(
+        POSTGRES, lambda: PostgresContainer(CONTAINER_IMAGE, driver="asyncpg"), fail=fail
+    )
 
 
 async def _execute_autocommit(url: str, statement: str) -> None:
