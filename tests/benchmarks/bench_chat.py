@@ -25,7 +25,7 @@ Distributed mode: gateway, thread-, run- and file-service and relay as processes
 PostgreSQL database (dropped afterwards) and a fresh RabbitMQ vhost when rabbitmqctl can make
 one (else the URL's vhost). Embedded mode: `python -m cie_embedded` (SQLite, in-memory bus).
 
-    uv run python tests/benchmarks/bench_chat.py [--mode embedded|distributed|both]
+    make bench-chat ARGS='--mode embedded|distributed|both'
         [--samples 50] [--new-threads 20] [--pace 1.0]
 
 Targets (p50): print(1+1) on a warm thread <= 10 ms embedded, <= 25 ms distributed; first

@@ -1,6 +1,6 @@
 """Throughput of the PostgreSQL event store: appends (single and batched) and catch-up reads.
 
-    uv run python tests/benchmarks/bench_event_store.py [--seconds 5]
+    make bench-event_store ARGS='--seconds 5'
 
 Uses the server at $CIE_BENCH_POSTGRES_URL (default: local, user postgres) and creates, then
 drops, its own database. Figures depend on the machine: compare runs, not absolutes.

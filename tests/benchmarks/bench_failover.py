@@ -10,7 +10,7 @@ database and RabbitMQ vhost) with one run-service; then, --rounds times:
   partitions (its /readyz, polled every 10 ms), then the first chat on a thread that had been
   on the killed replica (a new Python session from the warm pool).
 
-    uv run python tests/benchmarks/bench_failover.py [--rounds 5]
+    make bench-failover ARGS='--rounds 5'
 
 Bound by design: CIE_RUN_REBALANCE_INTERVAL_S (1 s by default) per rebalancing round.
 """

@@ -5,7 +5,7 @@ port, uploads a 1 GiB CSV (or JSON array) as multipart/form-data streamed from a
 (never whole in memory), then downloads it. Prints throughput, the server's peak RSS (VmHWM,
 reset between phases) and its CPU time. Targets: >= 200 MB/s each way, peak RSS <= 150 MB.
 
-    uv run python tests/benchmarks/bench_file_service.py [--mib 1024] [--kind json] [--verify]
+    make bench-file_service ARGS='--mib 1024 --kind json --verify'
 """
 
 import argparse

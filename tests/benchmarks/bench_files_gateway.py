@@ -6,7 +6,7 @@ as multipart/form-data and back down, and prints each way's throughput with the 
 (VmHWM, reset between phases) of the gateway and of file-service. Alongside, the floor: a raw
 copy of the same bytes on the same disk (read, write, fsync).
 
-    uv run python tests/benchmarks/bench_files_gateway.py [--mib 1024]
+    make bench-files_gateway ARGS='--mib 1024'
 
 Targets: >= 200 MB/s each way; peak RSS of gateway and of file-service each <= 150 MB.
 """

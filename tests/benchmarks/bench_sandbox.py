@@ -6,7 +6,7 @@ cold start of one session; first execution for a new thread claimed from a refil
 cell plotting 1,000 points with the PNG read back. Targets: warm-pool first execution p50
 <= 150 ms, print(1+1) well under 10 ms, idle RSS <= 120 MB, plot cell <= 300 ms.
 
-    uv run python tests/benchmarks/bench_sandbox.py [--threads 10] [--execs 200]
+    make bench-sandbox ARGS='--threads 10 --execs 200'
 """
 
 import argparse

@@ -16,7 +16,7 @@ The process is `sys.executable -m cie_embedded` with CIE_DATA_DIR and PORT (a fr
 port), the rest of the environment as ours minus CIE_* variables; with --make it is `make run`
 in the repository instead (uv sync if stale, then uv run), which is the newcomer's path.
 
-    uv run python tests/benchmarks/bench_startup.py [--rounds 3] [--make] [--timeout 120]
+    make bench-startup ARGS='--rounds 3 --make --timeout 120'
 
 The sandbox needs bubblewrap on the PATH (or, if the sandbox finds it itself, not); the line
 above the table says which one was found.
