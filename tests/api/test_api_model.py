@@ -7,8 +7,11 @@ import pytest
 
 from cie_embedded.system import RunsConfig, in_memory_system
 from gateway.app import create_app
+from run_service.bootstrap import engines_from
+from run_service.engines import ModelSettings
 from run_service.runs.engines import Engines
 from run_service.testing.scripted_openai import (
+    MODEL,
     ScriptedServer,
     calls_python,
     says,
@@ -94,3 +97,21 @@ async def test_without_the_code_interpreter_the_model_gets_no_tool(
 
     assert response.json()["message"] == "Plain answer."
     assert "tools" not in model.requests[0] or not model.requests[0]["tools"]
+
+
+async def test_readiness_says_whether_the_model_server_answers(
+    runs: RunsConfig, model: ScriptedServer
+) -> None:
+    configured = ModelSettings(base_url=model.base_url, name=MODEL, api_key="sk-test")
+    app = create_app(lambda: in_memory_system(RunsConfig(runs.pool, engines_from(configured))))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            ready = await client.get("/readyz")
+            model.delay_s = 3.0  # a slow model server is reported, and readiness holds
+            slow = await client.get("/readyz")
+
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["model"] == f"{MODEL} at {model.base_url} answers"
+    assert slow.status_code == 200, slow.text
+    assert "did not answer within" in slow.json()["checks"]["model"]

@@ -24,7 +24,8 @@ def test_each_service_is_alive_and_ready(system: Distributed, service: str) -> N
     if service != "file-service":
         assert checks["broker"] == "connected"
     if service == "run-service":
-        assert "bubblewrap" in checks["sandbox"] or "rlimit" in checks["sandbox"]
+        assert checks["sandbox"].startswith("bubblewrap+")  # never a weaker fallback
+        assert checks["model"].startswith("none configured")
 
 
 def test_metrics_count_requests_runs_and_relayed_events(system: Distributed) -> None:

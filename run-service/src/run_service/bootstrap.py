@@ -25,6 +25,7 @@ from eventkit.partitions import (
 )
 from eventkit.store import EventStore
 from run_service.engines import ModelSettings, NoModelEngine, engine_from_settings
+from run_service.engines.health import model_check
 from run_service.runs.engines import Engines
 from run_service.runs.files import FileStore
 from run_service.runs.processor import RunProcessor
@@ -60,6 +61,7 @@ class Deps:
         return {
             "database": store_check(self.store),
             "sandbox": sandbox_check(self.pool),
+            "model": self.engines.check,
             "partitions": partitions_check(self.partitions, self.rebalance_interval_s),
             **self.checks,
         }
@@ -102,7 +104,7 @@ def engines_from(model: ModelSettings) -> Engines:
     engine = engine_from_settings(model)
     if isinstance(engine, NoModelEngine):
         return Engines()
-    return Engines(model=engine, model_name=model.name)
+    return Engines(model=engine, model_name=model.name, check=model_check(model))
 
 
 @asynccontextmanager

@@ -93,7 +93,10 @@ async def embedded_system(
                 view=view,
                 files=files,
                 run_timeout_s=runs.run_timeout_s,
-                checks={"sandbox": run_service.sandbox_check(runs.pool)},
+                checks={
+                    "sandbox": run_service.sandbox_check(runs.pool),
+                    "model": runs.engines.check,
+                },
                 commits=commits,
             )
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from contracts.runs import RunRequested
 from run_service.engines import Engine, NoModelEngine
+from run_service.engines.health import model_check
 from run_service.programs import ProgramEngine
 
 
@@ -23,6 +25,8 @@ class Engines:
 
     model: Engine | None = None
     model_name: str | None = None
+    # The `model` line of /readyz (reports, never fails readiness).
+    check: Callable[[], Awaitable[str]] = field(default_factory=lambda: model_check(None))
 
     def for_run(self, request: RunRequested) -> EngineChoice:
         """Examples always run their program; analysis without a model runs the built-in one."""

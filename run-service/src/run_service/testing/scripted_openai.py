@@ -78,6 +78,13 @@ class ScriptedServer:
             return JSONResponse({"error": error}, status_code=step)
         return JSONResponse(step)
 
+    async def models(self, request: Request) -> JSONResponse:
+        """`GET /v1/models`, as every OpenAI-compatible server serves it."""
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        listed = [{"id": MODEL, "object": "model", "created": 0, "owned_by": "scripted"}]
+        return JSONResponse({"object": "list", "data": listed})
+
     def engine(self, **kwargs: Any) -> OpenAIEngine:
         """An engine pointed at this server, without SDK retries (tests stay fast)."""
         kwargs.setdefault("max_retries", 0)
@@ -95,7 +102,12 @@ class ScriptedServer:
 async def scripted_openai_server() -> AsyncIterator[ScriptedServer]:
     """A scripted OpenAI-compatible server on a free loopback port, for as long as the block."""
     scripted = ScriptedServer()
-    app = Starlette(routes=[Route("/v1/chat/completions", scripted.chat, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", scripted.chat, methods=["POST"]),
+            Route("/v1/models", scripted.models, methods=["GET"]),
+        ]
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     scripted.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
