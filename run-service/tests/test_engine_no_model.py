@@ -7,13 +7,16 @@ import uuid
 import pytest
 
 from run_service.engines import (
+    ErrorInfo,
+    Execution,
     ModelSettings,
     NoModelEngine,
-    OpenAIEngine,
     RunRequest,
     engine_from_settings,
+    render,
 )
 from run_service.engines.fences import python_blocks
+from run_service.engines.openai_engine import OpenAIEngine
 from run_service.engines.sandbox_executor import SandboxExecutor
 from run_service.sandbox import SessionPool
 
@@ -32,8 +35,10 @@ async def test_fenced_block_runs_and_its_output_is_the_answer(pool: SessionPool)
 
     (run,) = outcome.executions
     assert (run.stdout, run.result, run.error) == ("45\n", "['a', 'b', 'c']", None)
-    assert "Output:\n```\n45\n```" in outcome.answer
-    assert "Result:\n```\n['a', 'b', 'c']\n```" in outcome.answer
+    assert outcome.answer.startswith(
+        "**The code**\n\n```python\nprint(sum(range(10)))\nsorted('cba')\n```\n\n"
+        "Output:\n```\n45\n```\n\nResult:\n```\n['a', 'b', 'c']\n```"
+    )
     assert outcome.steps == 1
     assert outcome.stopped_early is None
 
@@ -62,8 +67,12 @@ async def test_blocks_share_one_session(pool: SessionPool) -> None:
     outcome = await NoModelEngine().run(RunRequest(message=message), executor(pool))
 
     assert [e.stdout for e in outcome.executions] == ["", "42\n"]
-    assert "**Block 1 of 2**\n\nThe code ran without output." in outcome.answer
-    assert "**Block 2 of 2**\n\nOutput:\n```\n42\n```" in outcome.answer
+    assert "**Block 1 of 2**\n\n```python\ntotal = 40\n```\n\nThe code ran without output." in (
+        outcome.answer
+    )
+    assert "**Block 2 of 2**\n\n```python\nprint(total + 2)\n```\n\nOutput:\n```\n42\n```" in (
+        outcome.answer
+    )
 
 
 async def test_generated_files_are_named(pool: SessionPool) -> None:
@@ -135,3 +144,100 @@ async def test_lost_variables_are_announced(pool: SessionPool) -> None:
     assert after.executions[0].state_lost
     assert "variables and imports were lost" in after.answer
     assert "NameError" in after.answer
+
+
+async def test_each_block_is_shown_with_its_own_output_in_order(pool: SessionPool) -> None:
+    message = (
+        "```python\nprint('one')\n```\nand\n```python\nprint('two')\n```\n"
+        "```python\nprint('three')\n```"
+    )
+
+    outcome = await NoModelEngine().run(RunRequest(message=message), executor(pool))
+
+    answer = outcome.answer
+    pieces = [
+        "**Block 1 of 3**",
+        "```python\nprint('one')\n```",
+        "Output:\n```\none\n```",
+        "**Block 2 of 3**",
+        "```python\nprint('two')\n```",
+        "Output:\n```\ntwo\n```",
+        "**Block 3 of 3**",
+        "```python\nprint('three')\n```",
+        "Output:\n```\nthree\n```",
+    ]
+    positions = [answer.index(piece) for piece in pieces]
+    assert positions == sorted(positions), answer
+
+
+async def test_a_failed_block_is_shown_with_its_code_and_a_clean_traceback(
+    pool: SessionPool,
+) -> None:
+    message = "```python\nvalues = [1, 2]\nvalues[5]\n```"
+
+    outcome = await NoModelEngine().run(RunRequest(message=message), executor(pool))
+
+    assert "```python\nvalues = [1, 2]\nvalues[5]\n```" in outcome.answer
+    assert 'File "<cell>", line 2, in <module>' in outcome.answer
+    assert "    values[5]" in outcome.answer
+    assert "worker.py" not in outcome.answer
+    assert "IndexError: list index out of range" in outcome.answer
+
+
+async def test_a_plot_label_as_the_last_line_prints_no_result(pool: SessionPool) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.ylabel('Units')"
+
+    outcome = await NoModelEngine().run(
+        RunRequest(message=f"```python\n{code}\n```"), executor(pool)
+    )
+
+    assert outcome.executions[0].result is None
+    assert "Result" not in outcome.answer
+    assert "Text(" not in outcome.answer
+
+
+def test_fences_are_longer_than_any_backtick_run_inside() -> None:
+    execution = Execution(code="s = '```'\nprint(s)", stdout="```\n", result="'````'")
+
+    answer = render.for_answer(execution, show_code=True)
+
+    assert "````python\ns = '```'\nprint(s)\n````" in answer
+    assert "Output:\n````\n```\n````" in answer
+    assert "Result:\n`````\n'````'\n`````" in answer
+
+
+def test_the_code_is_shown_only_when_asked() -> None:
+    execution = Execution(code="print(1)", stdout="1\n")
+
+    assert "print(1)" not in render.for_answer(execution)
+    assert render.for_answer(execution, show_code=True).startswith("```python\nprint(1)\n```")
+    assert render.code_block("") == "```python\n```"
+
+
+def test_the_model_is_told_about_a_time_limit() -> None:
+    notice = "The code ran past its 5 s time limit and was interrupted; the variables are kept."
+    execution = Execution(
+        code="while True: pass",
+        error=ErrorInfo("KeyboardInterrupt", "", "Traceback …\nKeyboardInterrupt"),
+        notice=notice,
+    )
+
+    text = render.for_model(execution)
+
+    assert f"[notice] {notice}" in text
+    assert "[error]\nTraceback …\nKeyboardInterrupt" in text
+
+
+def test_the_error_heading_is_one_short_line() -> None:
+    interrupted = Execution(
+        code="while True: pass",
+        error=ErrorInfo("KeyboardInterrupt", "", "Traceback …\nKeyboardInterrupt"),
+    )
+    long_message = "first line " + "x" * 5000 + "\nsecond line"
+    verbose = Execution(code="f()", error=ErrorInfo("ValueError", long_message, "Traceback …"))
+
+    assert "Error (KeyboardInterrupt):\n```\nTraceback …" in render.for_answer(interrupted)
+    heading = render.for_answer(verbose).split("\n", 1)[0]
+    assert heading.startswith("Error (ValueError: first line xxx")
+    assert heading.endswith("…):")
+    assert len(heading) < 300

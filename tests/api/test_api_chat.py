@@ -83,10 +83,69 @@ async def test_every_step_of_the_run_is_in_the_thread_events(client: httpx.Async
 
 
 async def test_an_error_in_the_code_is_shown_with_its_traceback(client: httpx.AsyncClient) -> None:
-    body = (await chat(client, message="```python\n1 / 0\n```")).json()
+    body = (await chat(client, message="```python\nx = 1\n1 / 0\n```")).json()
 
     assert "ZeroDivisionError" in body["message"]
     assert "Traceback" in body["message"]
+    assert 'File "<cell>", line 2, in <module>' in body["message"]
+    assert "    1 / 0" in body["message"]
+    assert "worker.py" not in body["message"]
+    assert "/opt/cie" not in body["message"]
+
+
+async def test_a_syntax_error_is_shown_against_the_users_line(client: httpx.AsyncClient) -> None:
+    body = (await chat(client, message="```python\nprint('ok')\nif True print(2)\n```")).json()
+
+    assert "SyntaxError" in body["message"]
+    assert 'File "<cell>", line 2' in body["message"]
+    assert "if True print(2)" in body["message"]
+    assert "worker.py" not in body["message"]
+    assert "ast.py" not in body["message"]
+
+
+async def test_the_answer_shows_the_code_it_ran_then_its_output(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await chat(client, message="```python\nprint(1+1)\n```")
+
+    assert response.status_code == 200, response.text
+    message = response.json()["message"]
+    assert message.startswith("**The code**\n\n```python\nprint(1+1)\n```\n\n"), message
+    assert "Output:\n```\n2\n```" in message
+    assert message.index("print(1+1)") < message.index("Output:")
+
+
+async def test_several_blocks_each_show_their_code_and_output_in_order(
+    client: httpx.AsyncClient,
+) -> None:
+    message = "First\n```python\na = 20\nprint(a)\n```\nthen\n```python\nprint(a + 22)\n```"
+
+    answer = (await chat(client, message=message)).json()["message"]
+
+    pieces = [
+        "**Block 1 of 2**",
+        "```python\na = 20\nprint(a)\n```",
+        "Output:\n```\n20\n```",
+        "**Block 2 of 2**",
+        "```python\nprint(a + 22)\n```",
+        "Output:\n```\n42\n```",
+    ]
+    positions = [answer.index(piece) for piece in pieces]
+    assert positions == sorted(positions), answer
+
+
+async def test_a_plot_does_not_print_the_repr_of_its_last_artist(
+    client: httpx.AsyncClient,
+) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\nplt.ylabel('Units')"
+
+    body = (await chat(client, message=f"```python\n{code}\n```")).json()
+
+    assert "Text(" not in body["message"]
+    assert "Result" not in body["message"]
+    assert len(body["files"]) == 1
+    plain = (await chat(client, message="```python\n6 * 7\n```")).json()
+    assert "Result:\n```\n42\n```" in plain["message"]
 
 
 async def test_a_plain_message_without_a_model_says_how_to_configure_one(

@@ -25,7 +25,7 @@ NO_MODEL_NO_TOOL = (
 
 
 class NoModelEngine:
-    """Runs each ```python block of the message in order and reports the real results."""
+    """Runs each ```python block of the message in order and shows it with its results."""
 
     async def run(self, request: RunRequest, executor: CodeExecutor) -> RunOutcome:
         """Execute the fenced blocks, or explain that no model is configured."""
@@ -40,7 +40,7 @@ class NoModelEngine:
         for number, code in enumerate(blocks, start=1):
             execution = await log.run(executor, code)
             title = f"Block {number} of {len(blocks)}" if len(blocks) > 1 else "The code"
-            sections.append(f"**{title}**\n\n{render.for_answer(execution)}")
+            sections.append(f"**{title}**\n\n{render.for_answer(execution, show_code=True)}")
             if execution.error is not None and number < len(blocks):
                 # Like "run all" in a notebook: later blocks usually depend on the failed one.
                 stopped = f"block {number} raised {execution.error.type}"

@@ -216,7 +216,7 @@ def _empty_answer(log: ExecutionLog) -> str:
     # see what the code produced rather than a blank reply.
     if not log.executions:
         return "The model returned an empty answer."
-    last = render.for_answer(log.executions[-1])
+    last = render.for_answer(log.executions[-1], show_code=True)
     return "The model returned an empty answer. The last code that ran:\n\n" + last
 
 
@@ -226,5 +226,6 @@ def _step_limit_answer(reply: ChatCompletionMessage | None, log: ExecutionLog, r
     if reply is not None and reply.content:
         parts.append(reply.content)
     if log.executions:
-        parts.append("The last code that ran:\n\n" + render.for_answer(log.executions[-1]))
+        last = render.for_answer(log.executions[-1], show_code=True)
+        parts.append("The last code that ran:\n\n" + last)
     return "\n\n".join(parts)

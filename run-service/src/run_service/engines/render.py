@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from run_service.engines.port import Execution
 
 # The model sees a capped view: a runaway print must not blow its context window.
 TOOL_OUTPUT_CHARS = 4000
 ANSWER_OUTPUT_CHARS = 20000
+HEADING_CHARS = 200
 
 
 def cap(text: str, limit: int) -> str:
@@ -18,12 +21,35 @@ def cap(text: str, limit: int) -> str:
     return f"{text[:half]}\n… [{cut} characters omitted] …\n{text[-half:]}"
 
 
-def _fence(text: str) -> str:
-    return "```\n" + text.rstrip("\n") + "\n```"
+_BACKTICKS = re.compile(r"`{3,}")
 
 
-def for_answer(execution: Execution) -> str:
-    """Markdown for the user: what the code printed, its value, error, files and notices."""
+def _fence(text: str, info: str = "") -> str:
+    """A fenced block longer than any run of backticks in the text, so none can close it."""
+    fence = "`" * max([3, *(len(run) + 1 for run in _BACKTICKS.findall(text))])
+    body = text.rstrip("\n")
+    return f"{fence}{info}\n{body}\n{fence}" if body else f"{fence}{info}\n{fence}"
+
+
+def _error_heading(kind: str, message: str) -> str:
+    """`Type: first line of the message`, short: the whole message is in the traceback."""
+    lines = message.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > HEADING_CHARS or len(lines) > 1:
+        first = first[:HEADING_CHARS].rstrip() + "…"
+    return f"{kind}: {first}" if first else kind
+
+
+def code_block(code: str) -> str:
+    """The code as a ```python block (never cut: it is what ran)."""
+    return _fence(code, "python")
+
+
+def for_answer(execution: Execution, *, show_code: bool = False) -> str:
+    """Markdown for the user: what the code printed, its value, error, files and notices.
+
+    With show_code, the code itself comes first, as a ```python block.
+    """
     parts: list[str] = []
     if execution.notice or execution.state_lost:
         parts.append(f"Note: {execution.notice or 'the Python session was restarted.'}")
@@ -37,13 +63,16 @@ def for_answer(execution: Execution) -> str:
         err = execution.error
         detail = err.traceback or f"{err.type}: {err.message}"
         parts.append(
-            f"Error ({err.type}: {err.message}):\n" + _fence(cap(detail, ANSWER_OUTPUT_CHARS))
+            f"Error ({_error_heading(err.type, err.message)}):\n"
+            + _fence(cap(detail, ANSWER_OUTPUT_CHARS))
         )
     if execution.files:
         names = ", ".join(f"`{name}`" for name in execution.files)
         parts.append(f"Files written to /mnt/data: {names}")
     if not parts:
         parts.append("The code ran without output.")
+    if show_code:
+        parts.insert(0, code_block(execution.code))
     return "\n\n".join(parts)
 
 
@@ -54,6 +83,8 @@ def for_model(execution: Execution) -> str:
         lines.append(
             f"[notice] {execution.notice or 'session restarted'}: re-run imports and variables"
         )
+    elif execution.notice:  # e.g. the time limit: the model must not retry the same thing
+        lines.append(f"[notice] {execution.notice}")
     if execution.stdout:
         lines.append("[stdout]\n" + cap(execution.stdout, TOOL_OUTPUT_CHARS))
     if execution.result is not None:

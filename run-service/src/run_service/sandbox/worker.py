@@ -3,21 +3,30 @@
 Runs inside the sandbox with only the standard library guaranteed; never imports run_service.
 Requests: {"op": "exec", "code": str} | {"op": "ping"}; a bare line "interrupt" raises
 KeyboardInterrupt in the running cell. Each request gets exactly one JSON reply line.
+
+A cell behaves like a notebook's: the value of a trailing expression is its result (not for
+plot objects, whose figure is saved as an image, nor after a trailing `;`), and a traceback
+shows the cell's own lines, as "<cell>", and the libraries it called, never this worker.
 """
 
 from __future__ import annotations
 
 import ast
 import io
+import itertools
 import json
+import linecache
 import os
+import re
 import signal
 import sys
 import tempfile
 import threading
 import time
+import tokenize
 import traceback
 import warnings
+from types import CodeType
 from typing import Any
 
 STREAM_CAP = int(os.environ.get("CIE_STREAM_CAP", "65536"))
@@ -50,44 +59,216 @@ class CappedStream(io.TextIOBase):
         return text + MARKER if self.truncated else text
 
 
-def _run(code: str, ns: dict[str, Any]) -> Any:
-    """Execute a cell; return the value of a trailing expression, like a notebook."""
-    tree = ast.parse(code, "<cell>", "exec")
-    last: ast.expr | None = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = tree.body.pop().value  # type: ignore[attr-defined]
-    exec(compile(tree, "<cell>", "exec"), ns)
-    if last is None:
-        return None
-    return eval(compile(ast.Expression(last), "<cell>", "eval"), ns)
+CELL = "<cell>"  # what tracebacks and warnings call the user's code
+# Each cell is compiled under a name of its own, so that a function defined in an earlier cell
+# still shows its own source lines; those names are shown as CELL.
+_CELL_NAME = re.compile(r"<cell-\d+>")
+_SOURCES: dict[str, list[str]] = {}  # cell name -> its lines, as linecache holds them
+# The classes whose objects a cell's value is not printed for: plot objects (Artists, Axes,
+# Figures, containers of them) are what plotting calls return; the figure is shown as an image.
+PLOT_MODULES = ("matplotlib.", "mpl_toolkits.", "seaborn.axisgrid")
+_SCANNED_ITEMS = 64  # of a list, tuple, dict or object array, when looking for plot objects
+
+
+def _cell_name(counter: int) -> str:
+    return f"<cell-{counter}>"
+
+
+def _shown(text: str) -> str:
+    """Text with the cells' internal file names replaced by CELL."""
+    return _CELL_NAME.sub(CELL, text)
+
+
+def _register(name: str, code: str) -> None:
+    """Put a cell's source in linecache (no mtime: never checked against a file)."""
+    lines = code.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    _SOURCES[name] = lines
+    linecache.cache[name] = (len(code), None, lines, name)
+
+
+def _restore_sources() -> None:
+    """Register the cells' sources again, should the user's code have cleared linecache."""
+    for name, lines in _SOURCES.items():
+        if name not in linecache.cache:
+            linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
+
+
+def _ends_with_semicolon(code: str) -> bool:
+    """Whether the cell's last token is `;` (comments aside): Jupyter's "show no result"."""
+    last: tokenize.TokenInfo | None = None
+    skipped = {tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.INDENT}
+    skipped |= {tokenize.DEDENT, tokenize.ENDMARKER}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type not in skipped:
+                last = token
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return last is not None and last.type == tokenize.OP and last.string == ";"
+
+
+def _compile(code: str, name: str) -> tuple[CodeType, CodeType | None]:
+    """The cell's statements and its trailing expression, if any, like a notebook.
+
+    An error found before anything runs (SyntaxError, or ValueError for a NUL byte) is
+    raised without a traceback: none of its frames (ast, this worker) are the user's.
+    """
+    try:
+        tree = ast.parse(code, CELL, "exec")
+        last: CodeType | None = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code):
+            expr = ast.Expression(tree.body.pop().value)  # type: ignore[attr-defined]
+            last = compile(expr, name, "eval")
+        body = compile(tree, name, "exec")
+    except Exception as exc:
+        if isinstance(exc, SyntaxError):
+            exc.filename = CELL
+            if exc.text is None and exc.lineno:
+                exc.text = linecache.getline(name, exc.lineno) or None
+        raise exc.with_traceback(None) from None
+    return body, last
+
+
+def _is_plot_object(value: Any, depth: int = 0) -> bool:
+    """A matplotlib object (or a list, tuple, dict or array of them), by its class's module.
+
+    Nothing is imported: a cell that never imported matplotlib cannot return its objects.
+    """
+    for cls in type(value).__mro__:
+        module = getattr(cls, "__module__", None)
+        if isinstance(module, str) and module.startswith(PLOT_MODULES):
+            return True
+    if depth >= 2:
+        return False
+    items: Any
+    if type(value) in (list, tuple):
+        items = value
+    elif type(value) is dict:
+        items = value.values()
+    elif type(value).__name__ == "ndarray" and getattr(value, "dtype", None) == "O":
+        items = value.flat
+    else:
+        return False
+    return any(_is_plot_object(item, depth + 1) for item in itertools.islice(items, _SCANNED_ITEMS))
+
+
+def _shows_result(value: Any) -> bool:
+    """Whether a cell's value is printed as its result: not None, not a plot object."""
+    if value is None:
+        return False
+    try:
+        return not _is_plot_object(value)
+    except Exception:  # an odd object must not turn a cell that ran into an error
+        return True
+
+
+def _capped(text: str, limit: int, what: str) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... {what} truncated by the sandbox: {len(text)} characters ...]"
+
+
+def _worker_file() -> str:
+    return _execute.__code__.co_filename
+
+
+def _drop_worker_frames(exc: BaseException) -> None:
+    """Take this worker's frames out of the tracebacks of exc and the exceptions it chains."""
+    mine = _worker_file()
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == mine:
+            tb = tb.tb_next
+        node = tb
+        while node is not None and node.tb_next is not None:
+            if node.tb_next.tb_frame.f_code.co_filename == mine:
+                node.tb_next = node.tb_next.tb_next
+            else:
+                node = node.tb_next
+        current.__traceback__ = tb
+        pending += [current.__cause__, current.__context__]
+        pending += getattr(current, "exceptions", ())  # an ExceptionGroup's members
+
+
+def _error_info(exc: BaseException) -> dict[str, str]:
+    """The error as the user should see it: their frames and the libraries they called."""
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<the exception's str() failed>"
+    try:
+        _drop_worker_frames(exc)
+        _restore_sources()
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException:
+        text = f"{type(exc).__name__}: {message}\n"
+    if len(text) > STREAM_CAP:  # the end names the error, the start the user's frame
+        half = STREAM_CAP // 2
+        cut = len(text) - 2 * half
+        text = f"{text[:half]}\n[... {cut} characters of the traceback omitted ...]\n{text[-half:]}"
+    return {
+        "type": type(exc).__name__,
+        "message": _shown(_capped(message, REPR_CAP, "message")),
+        "traceback": _shown(text),
+    }
+
+
+_original_formatwarning = warnings.formatwarning
+
+
+def _format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """Warnings about a cell's line name it CELL, with the line itself."""
+    if line is None:
+        line = linecache.getline(filename, lineno)
+    return _original_formatwarning(message, category, _shown(filename), lineno, line)
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".pdf", ".gif", ".webp")
 
 
-def _wrote_images_since(started_at: float) -> bool:
-    """Whether the cell saved an image into the cwd itself (then open figures are its drafts)."""
+Images = dict[str, tuple[int, int, int]]
+
+
+def _images() -> Images:
+    """The image files in the cwd, each with its inode, mtime and size."""
+    found: Images = {}
     try:
         with os.scandir(".") as entries:
-            return any(
-                e.name.lower().endswith(IMAGE_SUFFIXES)
-                and e.is_file(follow_symlinks=False)
-                and e.stat(follow_symlinks=False).st_mtime >= started_at
-                for e in entries
-            )
+            for e in entries:
+                if e.name.lower().endswith(IMAGE_SUFFIXES) and e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    found[e.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
     except OSError:
-        return False
+        pass
+    return found
 
 
-def _save_figures(counter: int, started_at: float) -> list[str]:
+def _save_figures(counter: int, images_before: Images) -> list[str]:
     """Save every open matplotlib figure as PNG in the cwd and close it (plt.show is a no-op).
 
-    A cell that saved images itself (plt.savefig) gets no extra copies of its figures.
+    A cell that saved images itself (plt.savefig) gets no extra copies of its figures. That is
+    told by comparing the images before and after the cell: a clock comparison would take the
+    figure saved by the cell just before for one this cell saved.
     """
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
         return []
-    if _wrote_images_since(started_at):
+    after = _images()
+    if any(images_before.get(name) != stamp for name, stamp in after.items()):
         plt.close("all")
         return []
     saved = []
@@ -135,20 +316,23 @@ def _execute(code: str, ns: dict[str, Any], counter: int, proto: Any) -> dict[st
     out, err = CappedStream(), CappedStream()
     reply: dict[str, Any] = {"result": None, "error": None}
     start = time.perf_counter()
-    started_at = time.time() - 0.01  # file mtimes are coarser than perf_counter
+    images_before = _images()
     sys.stdout, sys.stderr = out, err
     capture = FdCapture()
+    name = _cell_name(counter)
     try:
-        value = _run(code, ns)
-        if value is not None:
-            text = repr(value)
-            reply["result"] = text[:REPR_CAP] + ("..." if len(text) > REPR_CAP else "")
+        _register(name, code)
+        body, last = _compile(code, name)
+        exec(body, ns)
+        if last is not None:
+            value = eval(last, ns)
+            if _shows_result(value):
+                reply["result"] = _capped(repr(value), REPR_CAP, "repr")
     except BaseException as exc:  # user code may raise anything, SystemExit included
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        reply["error"] = {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(tb)}
+        reply["error"] = _error_info(exc)
     finally:
         try:
-            reply["figures"] = _save_figures(counter, started_at)
+            reply["figures"] = _save_figures(counter, images_before)
         except BaseException:
             reply["figures"] = []
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -184,6 +368,7 @@ def main() -> None:
     # Trap 4: an inherited SIG_IGN would make every interrupt silently time out.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     warnings.filterwarnings("ignore", message=".*non-interactive.*")
+    warnings.formatwarning = _format_warning
     os.environ.setdefault("MPLBACKEND", "Agg")
     _preload([n for n in os.environ.get("CIE_PRELOAD", "").split(",") if n])
 
