@@ -16,9 +16,9 @@ from run_service.engines import (
     ErrorInfo,
     Execution,
     HistoryMessage,
-    OpenAIEngine,
     RunRequest,
 )
+from run_service.engines.openai_engine import OpenAIEngine
 from run_service.engines.sandbox_executor import SandboxExecutor
 from run_service.sandbox import SessionPool
 from run_service.testing.scripted_openai import (

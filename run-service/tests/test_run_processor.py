@@ -10,7 +10,7 @@ from runs_support import new_thread, recorded_elsewhere, request_run, types_of, 
 
 from contracts.runs import AssistantMessagePosted, CodeExecuted, RunFailed, RunStarted
 from eventkit.store_memory import InMemoryEventStore
-from run_service.engines import OpenAIEngine
+from run_service.engines.openai_engine import OpenAIEngine
 from run_service.runs.engines import Engines
 from run_service.runs.files import InMemoryFileStore
 from run_service.runs.processor import ENDED, INTERRUPTED, RunProcessor

@@ -1,8 +1,10 @@
-"""Model engines: how a run thinks (a model with a `python` tool, or no model at all)."""
+"""Model engines: how a run thinks (a model with a `python` tool, or no model at all).
+
+`OpenAIEngine` lives in `run_service.engines.openai_engine`, imported only where a model is used.
+"""
 
 from run_service.engines.factory import engine_from_settings
 from run_service.engines.no_model import NoModelEngine
-from run_service.engines.openai_engine import OpenAIEngine
 from run_service.engines.port import (
     DATA_DIR,
     AttachedFile,
@@ -28,7 +30,6 @@ __all__ = [
     "HistoryMessage",
     "ModelSettings",
     "NoModelEngine",
-    "OpenAIEngine",
     "RunOutcome",
     "RunRequest",
     "engine_from_settings",

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from run_service.engines import OpenAIEngine
+from run_service.engines.openai_engine import OpenAIEngine
 
 MODEL = "scripted-model"
 
