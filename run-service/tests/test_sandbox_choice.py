@@ -4,6 +4,7 @@ isolate; code runs without isolation only when an operator asks for it."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ def _refusing_bwrap(tmp_path: Path) -> str:
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
+    tmp_path.chmod(0o755)  # a session uid runs it, as it would a system bwrap
     return str(fake)
 
 
@@ -69,7 +71,7 @@ async def test_a_bwrap_that_cannot_create_namespaces_means_no_code_runs(
     assert "No permissions to create new namespace" in chosen.reason
     assert "CIE_SANDBOX_ISOLATION=none" in chosen.reason  # the way out is named
     assert "no code can run" in caplog.text
-    with pytest.raises(SandboxUnavailable, match="cannot create namespaces"):
+    with pytest.raises(SandboxUnavailable, match="cannot create its sandbox here"):
         await chosen.start(tmp_path)
 
 
@@ -86,11 +88,52 @@ async def test_without_a_packaged_bwrap_no_code_runs(
         await chosen.start(tmp_path)
 
 
-def test_a_configured_bwrap_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    chosen = default_sandbox(bwrap_exe=str(tmp_path / "missing" / "bwrap"))
+@pytest.mark.parametrize(
+    ("configured", "said"),
+    [
+        ("missing/bwrap", "must be an absolute path"),
+        ("bwrap", "must be an absolute path"),  # never looked up on the PATH
+        ("/nonexistent/bwrap", "is not an executable file"),
+        ("/usr/bin", "is not an executable file"),
+        ("/etc/passwd", "is not an executable file"),
+    ],
+)
+def test_a_configured_bwrap_that_cannot_be_run_is_named(configured: str, said: str) -> None:
+    chosen = default_sandbox(bwrap_exe=configured)
 
     assert isinstance(chosen, UnavailableSandbox)
-    assert "missing/bwrap was not found" in chosen.reason
+    assert f"CIE_SANDBOX_BWRAP={configured} {said}" in chosen.reason
+
+
+def test_a_bwrap_that_does_not_isolate_is_refused(tmp_path: Path) -> None:
+    # A wrapper that just runs its command line would run code on the host as it is.
+    fake = tmp_path / "bwrap"
+    fake.write_text('#!/bin/sh\necho "$(readlink /proc/self/ns/net) $(id -u) $(pwd)"\n')
+    fake.chmod(0o755)
+    tmp_path.chmod(0o755)
+
+    chosen = default_sandbox(bwrap_exe=str(fake))
+
+    assert isinstance(chosen, UnavailableSandbox)
+    assert "it does not isolate" in chosen.reason
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-session uids need root")
+def test_the_probe_runs_as_the_session_uid(tmp_path: Path) -> None:
+    # Where unprivileged user namespaces are off, root's bwrap works but a session's does not.
+    real = require_bwrap()
+    fake = tmp_path / "bwrap"
+    fake.write_text(
+        f'#!/bin/sh\n[ "$(id -u)" = 0 ] && exec {real} "$@"\n'
+        "echo 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    tmp_path.chmod(0o755)
+
+    chosen = default_sandbox(bwrap_exe=str(fake))
+
+    assert isinstance(chosen, UnavailableSandbox)
+    assert "setting up uid map: Permission denied" in chosen.reason
 
 
 def test_no_isolation_only_when_asked_for_and_said_loudly(

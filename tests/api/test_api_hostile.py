@@ -1,6 +1,7 @@
 """Hostile code through /api/chat: each ends with a clear message and the service keeps working."""
 
 import os
+import re
 
 import httpx
 
@@ -14,6 +15,8 @@ async def run(client: httpx.AsyncClient, code: str, thread_id: str | None = None
     response = await client.post("/api/chat", json=body)
     assert response.status_code == 200, response.text
     answer: dict[str, str] = response.json()
+    # What the code produced: the answer also shows the code itself, which names what it tries.
+    answer["message"] = re.sub(r"```python\n.*?\n```", "", answer["message"], flags=re.DOTALL)
     return answer
 
 

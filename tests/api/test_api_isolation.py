@@ -25,6 +25,7 @@ def refusing_bwrap(tmp_path: Path) -> str:
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
+    tmp_path.chmod(0o755)  # a session uid runs it, as it would a system bwrap
     return str(fake)
 
 

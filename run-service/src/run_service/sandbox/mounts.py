@@ -10,6 +10,9 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+import subprocess
+import sys
+import tempfile
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
@@ -74,42 +77,58 @@ def closed_ancestor(path: str) -> str | None:
     return None
 
 
-def expose(paths: list[str]) -> None:
-    """Make `paths` reachable for any uid: tmpfs over closed ancestors, paths bound back."""
-    m = Mounter()
-    m.private_namespace()
-    closed = {p: a for p in paths if (a := closed_ancestor(p))}
-    # Opened after unshare (a bind source must belong to this namespace), before the tmpfs.
-    fds = {p: os.open(p, os.O_PATH) for p in closed}
-    for ancestor in sorted(set(closed.values())):
-        m.tmpfs(ancestor)
-    for path, fd in fds.items():
-        m.bind_fd(fd, path)
-        os.close(fd)
-
-
 def present_workdir(workdir: str, at: str, needed: list[str]) -> None:
     """Show `workdir` at `at` (e.g. /mnt/data) in a private mount namespace and enter it.
 
-    The parent of `at` gets a fresh tmpfs first, so nothing is created on the host. As root,
-    closed ancestors of the `needed` paths are opened up as in `expose` (the caller drops to
-    another uid afterwards); as anyone else, an own user namespace allows the mounts.
+    The parent of `at` gets a fresh tmpfs first, so nothing is created on the host. `needed`
+    paths that this hides, and (as root, who then drops to another uid) those below a closed
+    ancestor, are bound back. As anyone but root, an own user namespace allows the mounts.
     """
     m = Mounter()
-    if os.geteuid() == 0:
+    as_root = os.geteuid() == 0
+    if as_root:
         m.private_namespace()
     else:
         m.private_user_namespace()
-    closed = {p: a for p in needed if (a := closed_ancestor(p))} if os.geteuid() == 0 else {}
+    parent = os.path.dirname(at)
+    hidden = {p: a for p in needed if (a := closed_ancestor(p))} if as_root else {}
+    hidden.update({p: parent for p in needed if os.path.commonpath([p, parent]) == parent})
     # Opened after unshare (a bind source must belong to this namespace), before any tmpfs.
     work_fd = os.open(workdir, os.O_PATH)
-    fds = {p: os.open(p, os.O_PATH) for p in closed}
-    for ancestor in sorted(set(closed.values())):
+    fds = {p: os.open(p, os.O_PATH) for p in hidden}
+    m.tmpfs(parent)
+    for ancestor in sorted(set(hidden.values()) - {parent}):
         m.tmpfs(ancestor)
     for path, fd in fds.items():
         m.bind_fd(fd, path)
         os.close(fd)
-    m.tmpfs(os.path.dirname(at))
     m.bind_fd(work_fd, at)
     os.close(work_fd)
     os.chdir(at)
+
+
+_PRESENT_PROBE = (
+    "import os, sys\n"
+    "from run_service.sandbox.mounts import present_workdir\n"
+    "present_workdir(sys.argv[1], sys.argv[2], [])\n"
+    "print(os.getcwd())\n"
+)
+
+
+def cannot_present(at: str) -> str | None:
+    """None if `present_workdir` works here, else why not (a mount namespace refused)."""
+    with tempfile.TemporaryDirectory(prefix="cie-mounts-") as workdir:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", "-c", _PRESENT_PROBE, workdir, at],
+                env={},
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"{type(error).__name__}: {error}"
+    if done.returncode == 0 and done.stdout.decode().strip() == at:
+        return None
+    said = done.stderr.decode(errors="replace").strip().splitlines()
+    return said[-1] if said else f"exit status {done.returncode}"

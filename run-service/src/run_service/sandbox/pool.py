@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from run_service.sandbox import files
-from run_service.sandbox.sandbox import Sandbox, SandboxUnavailable
+from run_service.sandbox.sandbox import Sandbox, SandboxUnavailable, chown_tree
 from run_service.sandbox.session import ExecResult, Session, SessionDied
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class SessionPool:
         self._locks: dict[str, asyncio.Lock] = {}
         self._refill: asyncio.Task[None] | None = None
         self._warmed = asyncio.Event()  # set whenever a warm session is added
+        self._closed = False
         self.start_failure: str | None = None  # why the last session start failed, if it did
         self._reaper: asyncio.Task[None] | None = None
 
@@ -126,6 +127,8 @@ class SessionPool:
     async def _claim(self, thread_id: str) -> Session:
         target = self.workdir(thread_id)
         await self._await_warm()
+        if self._closed:
+            raise SandboxUnavailable("the sandbox is shutting down")
         while self._warm:
             warm = self._warm.pop(0)
             self._kick_refill()
@@ -137,13 +140,16 @@ class SessionPool:
         self._kick_refill()
         target.mkdir(exist_ok=True)
         try:
-            return await self.sandbox.start(target)
-        except SandboxUnavailable:
+            session = await self.sandbox.start(target)
+        except SandboxUnavailable as error:
+            self.start_failure = str(error)
             raise
         except (SessionDied, OSError, TimeoutError) as error:
-            raise SandboxUnavailable(
-                f"a sandbox session could not start ({type(error).__name__}: {error})"
-            ) from error
+            why = f"{type(error).__name__}: {error}".rstrip(": ")
+            self.start_failure = why
+            raise SandboxUnavailable(f"a sandbox session could not start ({why})") from error
+        self.start_failure = None
+        return session
 
     async def _await_warm(self) -> None:
         """While the pool is being filled and has nothing yet, wait for its next session:
@@ -152,8 +158,10 @@ class SessionPool:
         while not self._warm and self._refill is not None and not self._refill.done():
             self._warmed.clear()
             waiter = asyncio.ensure_future(self._warmed.wait())
-            await asyncio.wait({waiter, self._refill}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            try:
+                await asyncio.wait({waiter, self._refill}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
 
     async def _evict_for_room(self) -> None:
         while len(self._live) >= self.limits.max_sessions:
@@ -167,6 +175,8 @@ class SessionPool:
             await self._live.pop(idle[0]).close()
 
     def _kick_refill(self) -> None:
+        if self._closed:
+            return
         if self._refill is None or self._refill.done():
             self._refill = asyncio.create_task(self._fill())
 
@@ -182,7 +192,7 @@ class SessionPool:
                 self.start_failure = str(error)
                 shutil.rmtree(slot, ignore_errors=True)
                 return
-            except (SessionDied, OSError, TimeoutError, RuntimeError) as error:
+            except Exception as error:  # recorded for readiness; the reaper tries again
                 log.exception("could not start a warm sandbox session")
                 self.start_failure = f"{type(error).__name__}: {error}"
                 shutil.rmtree(slot, ignore_errors=True)
@@ -221,9 +231,11 @@ class SessionPool:
         while True:
             await asyncio.sleep(min(60.0, self.limits.idle_ttl_s / 2))
             await self.expire_idle()
+            self._kick_refill()  # after a failed fill: try again, so readiness can recover
 
     async def close(self) -> None:
-        """Stop every session and background task."""
+        """Stop every session and background task; nothing starts afterwards."""
+        self._closed = True
         for task in (self._reaper, self._refill):
             if task is not None:
                 task.cancel()
@@ -250,8 +262,5 @@ def _adopt(slot: Path, target: Path) -> None:
 
 
 def _chown_tree(root: Path, uid: int | None) -> None:
-    if uid is None:
-        return
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), uid, uid)
+    if uid is not None:
+        chown_tree(root, uid)

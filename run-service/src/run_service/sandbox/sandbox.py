@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -16,7 +17,7 @@ from typing import Protocol
 
 from run_service.sandbox import bwrap, launch, mounts, mplcache, seccomp
 from run_service.sandbox.limits import SandboxLimits
-from run_service.sandbox.session import Session, SessionDied
+from run_service.sandbox.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +57,34 @@ class _Uids:
     def take(self) -> int | None:
         if os.geteuid() != 0:
             return None  # cannot switch: the sandbox runs as the service's own uid
-        uid = next(self._next)
-        while uid in self._used:
+        for _ in range(len(self._used) + 1):
             uid = next(self._next)
-        self._used.add(uid)
-        return uid
+            if uid not in self._used:
+                self._used.add(uid)
+                return uid
+        raise SandboxUnavailable("every sandbox uid is in use")
 
     def give_back(self, uid: int | None) -> None:
         self._used.discard(uid)
 
 
 def _own(workdir: Path, uid: int | None) -> None:
-    """Hand the workdir tree to the session uid without following symlinks."""
+    """Hand the workdir tree to the session uid."""
     if uid is None:
         return
     os.lchown(workdir, uid, uid)
     os.chmod(workdir, 0o700)
-    for dirpath, dirnames, filenames in os.walk(workdir):
+    chown_tree(workdir, uid)
+
+
+def chown_tree(root: Path, uid: int) -> None:
+    """Chown everything below `root` to `uid`, by directory fd and without following symlinks:
+    a process of the previous session that swaps a directory for a symlink mid-walk cannot
+    make root chown anything outside the tree."""
+    for _dirpath, dirnames, filenames, dir_fd in os.fwalk(root, follow_symlinks=False):
         for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), uid, uid)
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(name, uid, uid, dir_fd=dir_fd, follow_symlinks=False)
 
 
 class _Base:
@@ -94,25 +104,32 @@ class _Base:
         pass_fds: tuple[int, ...] = (),
         cwd: str | None = None,
     ) -> Session:
-        await asyncio.to_thread(_own, workdir, uid)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            cwd=cwd,
-            pass_fds=pass_fds,
-            start_new_session=True,
-            preexec_fn=launch.preexec(self.limits, uid, pre),
-            limit=16 * 1024 * 1024,
-        )
-        session = Session(proc, workdir, self.limits, uid)
+        session: Session | None = None
         try:
+            await asyncio.to_thread(_own, workdir, uid)
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                pass_fds=pass_fds,
+                start_new_session=True,
+                preexec_fn=launch.preexec(self.limits, uid, pre),
+                limit=16 * 1024 * 1024,
+            )
+            session = Session(proc, workdir, self.limits, uid)
             await session.wait_ready()
-        except (SessionDied, TimeoutError):
-            await session.kill()
+        except BaseException as error:  # cancelled too: nothing half-started stays behind
+            if session is not None:
+                await asyncio.shield(session.kill())
             self._uids.give_back(uid)
+            if isinstance(error, subprocess.SubprocessError):  # our preexec_fn failed
+                raise SandboxUnavailable(
+                    "the sandbox's process could not be set up here (its private mount "
+                    "namespace or uid change was refused)"
+                ) from error
             raise
         proc_done = asyncio.ensure_future(proc.wait())
         proc_done.add_done_callback(lambda _: self._uids.give_back(uid))
@@ -145,6 +162,76 @@ class BubblewrapSandbox(_Base):
     async def start(self, workdir: Path) -> Session:
         """Start a worker under bwrap."""
         uid = self._uids.take()
+        cache = await asyncio.to_thread(mplcache.font_cache)
+        worker = [self._python(), "-I", bwrap.WORKER_PATH]
+        fds: list[int] = []
+        try:
+            argv, prepare = self._command(workdir, uid, worker, cache, fds)
+            # Trap 1: bwrap itself gets an empty environment; the worker only the allow-list.
+            return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds))
+        except BaseException:
+            self._uids.give_back(uid)  # _spawn gives it back too; twice is harmless
+            raise
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def probe(self) -> str | None:
+        """None if a session can start here, else what went wrong (bwrap's own words).
+
+        It runs what a session runs (the same flags, staging, uid, seccomp filter and
+        interpreter), then checks from inside that the isolation is real: a network namespace
+        of its own, the sandbox uid, /mnt/data as the working directory.
+        """
+        uid = self._uids.take()
+        workdir = Path(tempfile.mkdtemp(prefix="cie-probe-"))
+        fds: list[int] = []
+        try:
+            _own(workdir, uid)
+            inside = [self._python(), "-I", "-S", "-c", _PROBE]
+            argv, prepare = self._command(workdir, uid, inside, None, fds)
+            done = subprocess.run(
+                argv,
+                env={},
+                pass_fds=tuple(fds),
+                capture_output=True,
+                timeout=30,
+                check=False,
+                start_new_session=True,
+                preexec_fn=launch.preexec(self.limits, uid, prepare),
+            )
+        except subprocess.SubprocessError as error:  # the preexec (staging, uid drop) failed
+            return f"its process could not be set up here ({type(error).__name__}: {error})"
+        except OSError as error:
+            return f"{type(error).__name__}: {error}"
+        finally:
+            for fd in fds:
+                os.close(fd)
+            self._uids.give_back(uid)
+            shutil.rmtree(workdir, ignore_errors=True)
+        said = done.stderr.decode(errors="replace").strip()
+        if done.returncode != 0:
+            return said or f"exit status {done.returncode}"
+        seen = done.stdout.decode(errors="replace").split()
+        expected = ["net:other", "65534", bwrap.WORKDIR]
+        host_net = os.readlink("/proc/self/ns/net")
+        if len(seen) != 3 or seen[0] == host_net or seen[1:] != expected[1:]:
+            return f"it does not isolate: inside it saw {seen}, expected {expected}"
+        return None
+
+    def _python(self) -> str:
+        return os.path.join(launch.venv_dir(), "bin", "python")
+
+    def _command(
+        self,
+        workdir: Path,
+        uid: int | None,
+        inside: list[str],
+        font_cache: Path | None,
+        fds: list[int],
+    ) -> tuple[list[str], Callable[[], None]]:
+        """The bwrap argv running `inside` over `workdir`, and the preexec staging it; the fds
+        it opens are appended to `fds` (the caller closes them)."""
         venv, home = launch.venv_dir(), launch.python_home()
         binds = [bwrap.Bind(home, home)]
         if venv != home:
@@ -155,25 +242,19 @@ class BubblewrapSandbox(_Base):
         prepare: Callable[[], None] = lambda: None  # noqa: E731
         if uid is not None:
             exe, binds, prepare = bwrap.staged(exe, binds)
-        fds: list[int] = []
         copies: list[tuple[int, str]] = []
-        cache = await asyncio.to_thread(mplcache.font_cache)
-        if cache is not None:
-            fds.append(os.open(cache, os.O_RDONLY))
-            copies.append((fds[-1], f"{mplcache.SANDBOX_DIR}/{cache.name}"))
+        if font_cache is not None:
+            fds.append(os.open(font_cache, os.O_RDONLY))
+            copies.append((fds[-1], f"{mplcache.SANDBOX_DIR}/{font_cache.name}"))
         seccomp_fd = seccomp.build_filter_fd() if seccomp.seccomp_available() else None
         if seccomp_fd is not None:
             fds.append(seccomp_fd)
         env = launch.sandbox_env(self.limits)
-        python = os.path.join(venv, "bin", "python")
-        worker = [python, "-I", bwrap.WORKER_PATH]
-        argv = bwrap.command(exe, binds, env, worker, self.limits, seccomp_fd, copies)
-        try:
-            # Trap 1: bwrap itself gets an empty environment; the worker only the allow-list.
-            return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds))
-        finally:
-            for fd in fds:
-                os.close(fd)
+        argv = bwrap.command(exe, binds, env, inside, self.limits, seccomp_fd, copies)
+        return argv, prepare
+
+
+_PROBE = "import os; print(os.readlink('/proc/self/ns/net'), os.getuid(), os.getcwd())"
 
 
 class RlimitSandbox(_Base):
@@ -181,13 +262,21 @@ class RlimitSandbox(_Base):
 
     Only for an operator who chose it: the code can reach the network and read whatever the
     service's uid (or the session uid) can. /mnt/data is still where the thread's files are,
-    through a private mount namespace, where the host allows one.
+    through a private mount namespace, where the host allows one (`mounts.cannot_present`);
+    elsewhere the code finds them in its working directory.
     """
+
+    def __init__(self, limits: SandboxLimits | None = None, no_mnt_data: str | None = None):
+        super().__init__(limits)
+        self.no_mnt_data = no_mnt_data  # why /mnt/data cannot be shown here, if it cannot
 
     def isolation_level(self) -> str:
         """Report what is enforced (much less than bubblewrap)."""
         who = "host-uid:per-session" if os.geteuid() == 0 else "host-uid:service"
-        return f"none: rlimits-only+{who} (NO namespaces, network or filesystem isolation)"
+        level = f"none: rlimits-only+{who} (NO namespaces, network or filesystem isolation)"
+        if self.no_mnt_data is not None:
+            level += f"; no /mnt/data ({self.no_mnt_data}): files in the working directory"
+        return level
 
     def warning(self) -> str | None:
         """Said on every answer whose code ran here."""
@@ -201,7 +290,9 @@ class RlimitSandbox(_Base):
         python = os.path.join(launch.venv_dir(), "bin", "python")
         argv = [python, "-I", str(launch.WORKER_SOURCE)]
         needed = [launch.python_home(), launch.venv_dir(), str(launch.WORKER_SOURCE), tmp]
-        prepare = functools.partial(mounts.present_workdir, str(workdir), bwrap.WORKDIR, needed)
+        prepare: Callable[[], None] = lambda: None  # noqa: E731
+        if self.no_mnt_data is None:
+            prepare = functools.partial(mounts.present_workdir, str(workdir), bwrap.WORKDIR, needed)
         try:
             session = await self._spawn(argv, workdir, uid, prepare, env, cwd=str(workdir))
         except BaseException:
@@ -269,18 +360,26 @@ def default_sandbox(
             "CIE_SANDBOX_ISOLATION=none: sandboxed code runs with rlimits only, without "
             "namespace, network or filesystem isolation. Use this only for code you trust."
         )
-        return RlimitSandbox(limits)
+        no_mnt_data = mounts.cannot_present(bwrap.WORKDIR)
+        if no_mnt_data is not None:
+            log.warning(
+                "no private mount namespace here (%s): the code finds the thread's files in "
+                "its working directory, not at /mnt/data",
+                no_mnt_data,
+            )
+        return RlimitSandbox(limits, no_mnt_data)
     if isolation != "bubblewrap":
         raise ValueError(f"CIE_SANDBOX_ISOLATION must be one of {ISOLATION_LEVELS}")
-    exe = bwrap.bwrap_path(bwrap_exe or None)
-    if exe is None or not os.access(exe, os.X_OK):
-        reason = f"CIE_SANDBOX_BWRAP={bwrap_exe} was not found" if bwrap_exe else NO_BWRAP
+    exe, problem = bwrap.bwrap_path(bwrap_exe or None)
+    if exe is None:
+        reason = problem or NO_BWRAP
     else:
-        failure = bwrap.bwrap_works(exe)
+        sandbox = BubblewrapSandbox(limits, exe)
+        failure = sandbox.probe()
         if failure is None:
-            return BubblewrapSandbox(limits, exe)
+            return sandbox
         reason = (
-            f"bubblewrap ({exe}) cannot create namespaces here ({failure}). Allow unprivileged "
+            f"bubblewrap ({exe}) cannot create its sandbox here: {failure}. Allow unprivileged "
             "user namespaces (sysctl kernel.unprivileged_userns_clone=1; in a container see "
             "deploy/README.md), or (only for code you trust) set CIE_SANDBOX_ISOLATION=none"
         )

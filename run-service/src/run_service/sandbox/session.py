@@ -79,11 +79,21 @@ class Session:
     async def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
         while True:
-            line = await self.proc.stdout.readline()
-            if not line:
+            reply: object
+            try:
+                line = await self.proc.stdout.readline()
+                reply = json.loads(line) if line else None
+            except ValueError:  # past the line limit, or not JSON: code wrote to our channel
+                reply = "garbled"
+            if line and not isinstance(reply, dict):
+                # Whatever comes out of the sandbox is untrusted: a broken protocol ends the
+                # session (its next reply could belong to another cell), never the service.
+                await self.kill()
+                raise SessionDied("the sandbox broke its reply protocol")
+            if reply is None:
                 await self.proc.wait()
                 raise SessionDied(f"worker exited with code {self.proc.returncode}")
-            reply: dict[str, Any] = json.loads(line)
+            assert isinstance(reply, dict)
             if not reply.get("interrupted_idle"):  # a late interrupt that hit no cell
                 return reply
 
