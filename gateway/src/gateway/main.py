@@ -25,6 +25,7 @@ def app_from_settings(settings: GatewaySettings) -> FastAPI:
         deps,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        cors_origins=settings.cors_origin_list,
     )
 
 

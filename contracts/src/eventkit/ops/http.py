@@ -5,11 +5,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventkit.ops.metrics import HTTP_REQUEST_SECONDS
@@ -21,23 +22,67 @@ OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 Checks = Mapping[str, Check] | Callable[[], Mapping[str, Check]]
 
 
-def install_ops_routes(app: FastAPI, checks: Checks) -> None:
-    """Add the three operations routes (hidden from the OpenAPI docs).
+class Health(BaseModel):
+    """`/healthz`: the process is up."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """`/readyz`: whether every dependency answered, and what each check found."""
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="Check name to what it found, or why it failed")
+
+
+METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
+
+
+def install_ops_routes(app: FastAPI, checks: Checks, *, include_in_schema: bool = False) -> None:
+    """Add the three operations routes (hidden from the OpenAPI docs unless asked).
 
     `checks` may be a callable, for apps whose dependencies open in their lifespan.
     """
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        include_in_schema=include_in_schema,
+        tags=["operations"],
+        summary="Liveness: the process answers",
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", include_in_schema=False)
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        include_in_schema=include_in_schema,
+        tags=["operations"],
+        summary="Readiness: every dependency answered its check",
+        responses={
+            200: {"description": "Ready"},
+            503: {"model": Readiness, "description": "Not ready: `checks` says what failed"},
+        },
+    )
     async def readyz() -> JSONResponse:
         ready, report = await run_checks(checks() if callable(checks) else checks)
         body = {"status": "ready" if ready else "not ready", "checks": report}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        include_in_schema=include_in_schema,
+        tags=["operations"],
+        summary="Prometheus metrics (text exposition format)",
+        responses={
+            200: {
+                "description": "The metrics",
+                "content": {METRICS_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -12,6 +12,7 @@ from eventkit.ops.service import observed, serve_http
 from eventkit.process import settle_start_up_objects
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps
+from gateway.settings import GatewaySettings
 from run_service.bootstrap import engines_from, session_pool
 from run_service.engines import ModelSettings
 from run_service.settings import RunServiceSettings
@@ -35,6 +36,7 @@ def main() -> None:
     """Serve the API with SQLite under CIE_DATA_DIR and the in-memory bus."""
     settings = EmbeddedSettings()
     run_settings = RunServiceSettings()
+    cors_origins = GatewaySettings().cors_origin_list  # CIE_CORS_ORIGINS, as the gateway reads it
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     data_dir = settings.data_dir.resolve()
 
@@ -63,6 +65,7 @@ def main() -> None:
         system,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        cors_origins=cors_origins,
     )
     with observed("cie-embedded", settings.log_level, json_lines=settings.log_json):
         serve_http(app, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -49,12 +49,37 @@ def check_id(value: str, pattern: re.Pattern[str], name: str, prefix: str) -> st
     return value
 
 
-def valid_thread_id(thread_id: Annotated[str, Path(description="`thread_…`")]) -> str:
+def id_schema(pattern: re.Pattern[str]) -> dict[str, str]:
+    """The JSON-schema `pattern` of an id (for the docs; the route checks it itself, 400)."""
+    return {"pattern": f"^{pattern.pattern}$"}
+
+
+# The pattern is documented but not enforced by FastAPI (that would answer 422): check_id
+# refuses a malformed id with 400, as the spec's clients expect.
+ThreadIdPath = Annotated[
+    str,
+    Path(
+        description="`thread_` and 1-64 letters or digits; any other shape answers 400",
+        examples=["thread_abc123"],
+        json_schema_extra=id_schema(THREAD_ID_PATTERN),
+    ),
+]
+FileIdPath = Annotated[
+    str,
+    Path(
+        description="`file-` and 1-64 letters or digits; any other shape answers 400",
+        examples=["file-abc123"],
+        json_schema_extra=id_schema(FILE_ID_PATTERN),
+    ),
+]
+
+
+def valid_thread_id(thread_id: ThreadIdPath) -> str:
     """The path's thread id, refused with 400 unless it has the shape of one."""
     return check_id(thread_id, THREAD_ID_PATTERN, "thread_id", "thread_")
 
 
-def valid_file_id(file_id: Annotated[str, Path(description="`file-…`")]) -> str:
+def valid_file_id(file_id: FileIdPath) -> str:
     """The path's file id, refused with 400 unless it has the shape of one."""
     return check_id(file_id, FILE_ID_PATTERN, "file_id", "file-")
 

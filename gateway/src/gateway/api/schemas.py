@@ -1,5 +1,6 @@
 """Request and response bodies of the HTTP API (spec/API.md), as the OpenAPI docs show them."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -11,9 +12,27 @@ from contracts.threads import MAX_MESSAGE_CHARS
 
 
 class ErrorResponse(BaseModel):
-    """Every error: a human-readable explanation."""
+    """Every error: a human-readable explanation (always a string, validation errors too)."""
 
     detail: str
+
+
+UNEXPECTED = "An unexpected fault; `detail` has a reference that is also in the server's log"
+THREAD_SERVICE_DOWN = "thread-service is unavailable"
+THREAD_SERVICE_SLOW = "thread-service did not answer in time"
+FILE_SERVICE_ERRORS: dict[int, str] = {
+    502: "file-service failed",
+    503: "file-service is unavailable",
+    504: "file-service did not answer in time",
+}
+
+
+def error_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status it can answer besides 200, as ErrorResponse."""
+    return {
+        status: {"model": ErrorResponse, "description": description}
+        for status, description in sorted(descriptions.items())
+    }
 
 
 class RootResponse(BaseModel):
@@ -25,11 +44,28 @@ class ThreadCreatedResponse(BaseModel):
     status: Literal["created"] = "created"
 
 
+class MessageFileOut(BaseModel):
+    """An image a run generated, shown with the answer."""
+
+    file_id: str = Field(examples=["file-abc123"])
+    type: Literal["image_file"] = "image_file"
+
+
+class FilePathAnnotationOut(BaseModel):
+    """A file a run generated, by its name in /mnt/data; download it with its `file_id`."""
+
+    type: Literal["file_path"] = "file_path"
+    file_id: str = Field(examples=["file-abc123"])
+    text: str = Field(description="The file's name in /mnt/data", examples=["sales_chart.png"])
+
+
 class MessageOut(BaseModel):
     id: str = Field(examples=["msg_abc123"])
     role: Literal["user", "assistant"]
     content: str
-    annotations: list[dict[str, Any]]
+    annotations: list[FilePathAnnotationOut] = Field(
+        description="The files the run that wrote this message generated (assistant messages)"
+    )
     created_at: int = Field(description="Unix time in seconds")
 
 
@@ -118,20 +154,15 @@ class AnalyzeRequest(BaseModel):
     thread_id: str | None = Field(default=None, description="Omit to start a new thread")
 
 
-class MessageFileOut(BaseModel):
-    file_id: str = Field(examples=["file-abc123"])
-    type: Literal["image_file"] = "image_file"
-
-
-class FilePathAnnotationOut(BaseModel):
-    type: Literal["file_path"] = "file_path"
-    file_id: str
-    text: str = Field(description="The file's name in /mnt/data", examples=["sales_chart.png"])
-
-
 class ChatResponse(BaseModel):
-    thread_id: str
-    message: str = Field(description="The answer, with what the code printed and its errors")
+    thread_id: str = Field(examples=["thread_abc123"])
+    message: str = Field(
+        description="The answer, with what the code printed and its errors",
+        examples=["**The code**\n\n```python\nprint(1 + 1)\n```\n\nOutput:\n```\n2\n```"],
+    )
     files: list[MessageFileOut] = Field(description="Images the run generated")
     annotations: list[FilePathAnnotationOut] = Field(description="Every file the run generated")
-    run_id: str = Field(description="The run; its steps are in the thread's events (extension)")
+    run_id: str = Field(
+        description="The run; its steps are in the thread's events (extension)",
+        examples=["run_abc123"],
+    )

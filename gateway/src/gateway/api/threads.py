@@ -1,20 +1,24 @@
 """Thread routes: create, list messages, post a message (ours), audit events (ours)."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from gateway.api.deps import CommandsDep, ProjectorDep, StoreDep, ThreadIdDep, ViewDep
 from gateway.api.schemas import (
-    ErrorResponse,
+    THREAD_SERVICE_DOWN,
+    THREAD_SERVICE_SLOW,
+    UNEXPECTED,
     EventOut,
     EventsResponse,
+    FilePathAnnotationOut,
     MessageOut,
     MessagesResponse,
     PostedMessageResponse,
     PostMessageRequest,
     ThreadCreatedResponse,
+    error_responses,
 )
 from gateway.errors import BadRequest, GatewayError, NotFound
 from gateway.projections.messages import MessageRow, MessagesView, ThreadRow
@@ -22,9 +26,22 @@ from gateway.projections.projector import MessagesProjector
 
 router = APIRouter(prefix="/api/thread", tags=["threads"])
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorResponse, "description": "Malformed thread id or body"},
-    404: {"model": ErrorResponse, "description": "Unknown thread"},
+MALFORMED_ID = "Malformed thread id"
+UNKNOWN = "Unknown thread"
+
+THREAD_LINKS = {
+    name: {"operationId": name, "parameters": {"thread_id": "$response.body#/thread_id"}}
+    for name in ("list_messages", "post_message", "list_events")
+}
+"""What a client can do next with the `thread_id` of an answer (OpenAPI links)."""
+
+
+POST_MESSAGE_EXAMPLES: dict[str, Any] = {
+    "note": {
+        "summary": "A message for the record",
+        "description": "Stored in the thread as is; the assistant does not answer it.",
+        "value": {"content": "hello"},
+    }
 }
 
 
@@ -45,12 +62,20 @@ def _message_out(row: MessageRow) -> MessageOut:
         id=row.id,
         role="assistant" if row.role == "assistant" else "user",
         content=row.content,
-        annotations=[dict(item) for item in row.annotations],
+        annotations=[FilePathAnnotationOut.model_validate(item) for item in row.annotations],
         created_at=row.created_at,
     )
 
 
-@router.post("/create", response_model=ThreadCreatedResponse, summary="Create a thread")
+@router.post(
+    "/create",
+    response_model=ThreadCreatedResponse,
+    responses={
+        200: {"links": THREAD_LINKS},
+        **error_responses({500: UNEXPECTED, 503: THREAD_SERVICE_DOWN, 504: THREAD_SERVICE_SLOW}),
+    },
+    summary="Create a thread",
+)
 async def create_thread(commands: CommandsDep) -> ThreadCreatedResponse:
     return ThreadCreatedResponse(thread_id=await commands.create_thread())
 
@@ -58,7 +83,7 @@ async def create_thread(commands: CommandsDep) -> ThreadCreatedResponse:
 @router.get(
     "/{thread_id}/messages",
     response_model=MessagesResponse,
-    responses=ERRORS,
+    responses=error_responses({400: MALFORMED_ID, 404: UNKNOWN, 500: UNEXPECTED}),
     summary="All messages of a thread, oldest first",
 )
 async def list_messages(thread_id: ThreadIdDep, view: ViewDep, projector: ProjectorDep) -> Response:
@@ -92,11 +117,25 @@ def _messages_json(rows: list[MessageRow]) -> bytes:
 @router.post(
     "/{thread_id}/messages",
     response_model=PostedMessageResponse,
-    responses=ERRORS,
+    responses=error_responses(
+        {
+            400: f"{MALFORMED_ID}, malformed JSON, or NUL in `content`",
+            404: UNKNOWN,
+            409: "The thread is changing too fast; try again",
+            413: "Body over the size limit",
+            422: "Wrong types or fields; `detail` says which",
+            500: UNEXPECTED,
+            503: THREAD_SERVICE_DOWN,
+            504: THREAD_SERVICE_SLOW,
+        }
+    ),
     summary="Add a user message without running the assistant (extension)",
 )
 async def post_message(
-    thread_id: ThreadIdDep, body: PostMessageRequest, commands: CommandsDep, view: ViewDep
+    thread_id: ThreadIdDep,
+    body: Annotated[PostMessageRequest, Body(openapi_examples=POST_MESSAGE_EXAMPLES)],
+    commands: CommandsDep,
+    view: ViewDep,
 ) -> PostedMessageResponse:
     if "\x00" in body.content:
         raise BadRequest("content must not contain NUL characters")
@@ -110,7 +149,14 @@ async def post_message(
 @router.get(
     "/{thread_id}/events",
     response_model=EventsResponse,
-    responses=ERRORS,
+    responses=error_responses(
+        {
+            400: MALFORMED_ID,
+            404: UNKNOWN,
+            422: "`from_version` or `limit` out of range",
+            500: UNEXPECTED,
+        }
+    ),
     summary="The thread's raw event history, for audit (extension)",
 )
 async def list_events(
