@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.benchmarks.bench_file_service import cpu_seconds
 from tests.benchmarks.bench_sandbox import PLOT
 from tests.benchmarks.distributed import READY_TIMEOUT_S, distributed_system
+from tests.benchmarks.process_tree import descendants
 from tests.e2e.processes import (
     Service,
     free_port,
@@ -259,24 +260,11 @@ def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
 def sandbox_cpu(owner: int) -> dict[int, float]:
     """CPU seconds so far of every descendant of `owner`: run-service's sandbox processes."""
     used: dict[int, float] = {}
-    parents = [owner]
-    while parents:
-        parent = parents.pop()
+    for child in descendants(owner):
         try:
-            tasks = os.listdir(f"/proc/{parent}/task")
+            used[child] = cpu_seconds(child)
         except OSError:  # gone meanwhile
             continue
-        for task in tasks:
-            try:
-                children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                try:
-                    used[child] = cpu_seconds(child)
-                except OSError:
-                    continue
-                parents.append(child)
     return used
 
 

@@ -41,6 +41,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.benchmarks.process_tree import descendants
 from tests.e2e.processes import free_port, service_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,27 +88,10 @@ def start_time(pid: int) -> int | None:
         return None
 
 
-def descendants(pid: int) -> dict[int, int]:
+def descendants_started(pid: int) -> dict[int, int]:
     """Every live descendant of `pid`, with its start time."""
-    found: dict[int, int] = {}
-    parents = [pid]
-    while parents:
-        parent = parents.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:  # gone meanwhile
-            continue
-        for task in tasks:
-            try:
-                children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                started = start_time(child)
-                if started is not None and child not in found:
-                    found[child] = started
-                    parents.append(child)
-    return found
+    found = {child: start_time(child) for child in descendants(pid)}
+    return {child: started for child, started in found.items() if started is not None}
 
 
 class System:
@@ -145,7 +129,7 @@ class System:
         """SIGTERM to the group, SIGKILL after STOP_TIMEOUT_S; then kill, by pid, any
         descendant still there (sandbox sessions run in sessions of their own). The number of
         such leftovers."""
-        family = descendants(self.process.pid)
+        family = descendants_started(self.process.pid)
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
