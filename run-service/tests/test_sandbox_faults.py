@@ -4,8 +4,10 @@ closed while a run waits for its session. Each ends clearly, and nothing is left
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from run_service.sandbox import (
 from run_service.sandbox import mounts as mounts_module
 
 LIMITS = dataclasses.replace(TEST_LIMITS, preload=())
+_PR_SET_DUMPABLE = 4
 
 
 def test_mnt_data_can_be_shown_on_this_machine() -> None:
@@ -125,3 +128,46 @@ async def test_a_pool_closed_while_a_run_waits_starts_nothing_more(tmp_path: Pat
     assert slow.starts == 1
     assert pool.live_count == 0
     assert pool.warm_count == 0
+
+
+def test_mnt_data_is_shown_to_a_service_that_is_not_root() -> None:
+    # The user-namespace path of present_workdir, in a child that became an ordinary uid.
+    with tempfile.TemporaryDirectory() as where:
+        os.chmod(where, 0o777)  # pytest's own tmp_path is closed to other uids
+        (Path(where) / "given.csv").write_text("a\n1\n")
+        seen, code = _as_ordinary_user(where)
+
+    assert code == 0, seen
+    assert seen.split(" ", 1)[1] == "/mnt/data " + repr("a\n1\n")
+    assert not seen.startswith("0 ")
+
+
+def _as_ordinary_user(workdir: str) -> tuple[str, int]:
+    """present_workdir in a forked child running as uid 65534: what it saw, its exit code."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(read)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+                # A uid change leaves the process undumpable (/proc/self owned by root), which
+                # a service started as that uid is not.
+                ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+            mounts_module.present_workdir(workdir, "/mnt/data", [])
+            given = Path("given.csv").read_text()
+            seen = f"{os.getuid()} {os.getcwd()} {given!r}"
+            os.write(write, seen.encode())
+            status = 0
+        except BaseException as error:
+            os.write(write, repr(error).encode())
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        seen = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return seen, os.waitstatus_to_exitcode(status)

@@ -326,7 +326,7 @@ class UnavailableSandbox(_Base):
 
 
 def _private_tmp(uid: int | None) -> str:
-    """A per-session temp/home dir for the fallback, seeded with the matplotlib font cache."""
+    """A per-session temp/home dir for isolation `none`, seeded with the matplotlib font cache."""
     tmp = tempfile.mkdtemp(prefix="cie-sbx-")
     cache = mplcache.font_cache()
     if cache is not None:
