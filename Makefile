@@ -15,6 +15,8 @@ help:
 	@echo "make test       the whole test suite (needs PostgreSQL and RabbitMQ, see README)"
 	@echo "make test-fast  tests that need no PostgreSQL, RabbitMQ or separate processes"
 	@echo "make check      lint + typecheck + test (what CI runs)"
+	@echo "make lint       ruff check and format check; make format rewrites, make typecheck: mypy"
+	@echo "make sync-server / make sync   install the server only / with the developer tools"
 	@echo "make replay     rebuild the read models from the event store and compare"
 	@echo "make migrate    apply database migrations to CIE_DATABASE_URL"
 	@echo "make bench      print the performance figures quoted in the README"
