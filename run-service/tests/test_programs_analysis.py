@@ -181,3 +181,12 @@ async def test_unsupported_types_are_named_not_guessed(pool: SessionPool) -> Non
 
     assert outcome.executions == ()
     assert "`photo.png` was not analyzed: the built-in analysis reads .csv" in outcome.answer
+
+
+async def test_iso_dates_are_described_as_dates(pool: SessionPool) -> None:
+    thread = new_thread()
+    data = b"day,units,note\n2026-01-05,3,a\n2026-01-12,5,b\n2026-01-19,4,2026-01\n"
+    outcome = await analyze(pool, thread, attach(pool, thread, "weeks.csv", data))
+
+    assert "`day` date" in outcome.answer
+    assert "`note` text" in outcome.answer  # not every value is a date

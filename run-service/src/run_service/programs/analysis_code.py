@@ -32,6 +32,19 @@ def load_table(path, suffix, delimiter):
     raise ValueError(f"the JSON is {what}, not a list of records or an object of columns")
 
 
+def with_dates(table):
+    """Text columns whose every value is an ISO date (2026-01-05, 2026-01-05T10:00) as dates,
+    so they are described as dates, as file-service's profile describes them."""
+    for column in table.select_dtypes(include=["object", "string"]).columns:
+        values = table[column].dropna().astype(str)
+        if len(values) and values.str.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+)?").all():
+            try:
+                table[column] = pd.to_datetime(table[column], format="ISO8601")
+            except (ValueError, TypeError):
+                pass
+    return table
+
+
 def number(value):
     """A JSON-safe float: None for NaN and infinity."""
     value = float(value)
@@ -123,6 +136,7 @@ def analyze_table(name, path, suffix, delimiter, prefix):
     except Exception as exc:
         return {"name": name, "error": f"{type(exc).__name__}: {str(exc).strip()}"}
     table.columns = [str(c) for c in table.columns]
+    table = with_dates(table)
     missing = table.isna().sum()
     numeric = table.select_dtypes("number").replace([np.inf, -np.inf], np.nan)
     numeric = numeric.loc[:, numeric.notna().any()]
