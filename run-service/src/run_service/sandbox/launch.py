@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import resource
 import sys
@@ -65,6 +67,24 @@ def drop_to(uid: int | None) -> None:
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
+
+
+def seal_inherited() -> None:
+    """Mark every descriptor of this process but stdio close-on-exec, just before a spawn.
+
+    subprocess's close_fds would keep them from a child, but uvloop's spawn (the event loop
+    uvicorn picks) ignores it: a descriptor the service inherited without CLOEXEC (a
+    supervisor's pipe, a socket, a secret file) would reach the sandbox, and through it the
+    user's code. Python opens its own files close-on-exec, so only inherited ones change;
+    `pass_fds` are made inheritable again in the child by the spawner.
+    """
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):  # e.g. the listing's own, now closed, fd
+                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+                if not flags & fcntl.FD_CLOEXEC:
+                    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
 
 
 def preexec(

@@ -102,18 +102,17 @@ class _Base:
         pre: Callable[[], None],
         env: dict[str, str],
         pass_fds: tuple[int, ...] = (),
-        cwd: str | None = None,
     ) -> Session:
         session: Session | None = None
         try:
             await asyncio.to_thread(_own, workdir, uid)
+            launch.seal_inherited()
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=env,
-                cwd=cwd,
                 pass_fds=pass_fds,
                 start_new_session=True,
                 preexec_fn=launch.preexec(self.limits, uid, pre),
@@ -190,6 +189,7 @@ class BubblewrapSandbox(_Base):
             _own(workdir, uid)
             inside = [self._python(), "-I", "-S", "-c", _PROBE]
             argv, prepare = self._command(workdir, uid, inside, None, fds)
+            launch.seal_inherited()
             done = subprocess.run(
                 argv,
                 env={},
@@ -290,11 +290,13 @@ class RlimitSandbox(_Base):
         python = os.path.join(launch.venv_dir(), "bin", "python")
         argv = [python, "-I", str(launch.WORKER_SOURCE)]
         needed = [launch.python_home(), launch.venv_dir(), str(launch.WORKER_SOURCE), tmp]
-        prepare: Callable[[], None] = lambda: None  # noqa: E731
+        # The working directory is entered in the preexec, before the uid drop: uvloop's spawn
+        # would apply a `cwd` only after it, as a uid that may not reach the directory.
+        prepare: Callable[[], None] = functools.partial(os.chdir, str(workdir))
         if self.no_mnt_data is None:
             prepare = functools.partial(mounts.present_workdir, str(workdir), bwrap.WORKDIR, needed)
         try:
-            session = await self._spawn(argv, workdir, uid, prepare, env, cwd=str(workdir))
+            session = await self._spawn(argv, workdir, uid, prepare, env)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
