@@ -93,3 +93,16 @@ async def test_unknown_and_malformed_file_ids(client: httpx.AsyncClient) -> None
     await assert_error(await client.get("/api/file/..%2f..%2fetc"), 404, "not found")
     await assert_error(await client.get("/api/file/notafile"), 400, "malformed file_id")
     await assert_error(await client.get("/api/file/file-a_b/meta"), 400, "malformed file_id")
+
+
+async def test_json_of_any_depth_gets_an_answer_not_a_server_error(
+    client: httpx.AsyncClient,
+) -> None:
+    shallow = await upload(client, "shallow.json", b"[" * 900 + b"]" * 900)
+    assert shallow.status_code == 200, shallow.text
+    for depth in (1_000, 100_000):
+        deep = await upload(client, "deep.json", b"[" * depth + b"]" * depth)
+        await assert_error(deep, 400, "nested")
+    # Past the whole-parse size the prefix is scanned element by element: deep there too.
+    big = b"[" + b"[" * 5_000 + b"]" * 5_000 + b',{"a": 1}' * 300_000 + b"]"
+    await assert_error(await upload(client, "big.json", big), 400, "nested")

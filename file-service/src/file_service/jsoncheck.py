@@ -38,7 +38,19 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_STRICT = json.JSONDecoder(parse_constant=_no_constants)
+class _Decoder(json.JSONDecoder):
+    """The strict decoder, for which nesting too deep for Python is a ValueError like any
+    other reason a document cannot be read (json raises RecursionError there)."""
+
+    def raw_decode(self, s: str, idx: int = 0) -> tuple[Any, int]:
+        try:
+            return super().raw_decode(s, idx)
+        except RecursionError:
+            raise ValueError(TOO_DEEP) from None
+
+
+TOO_DEEP = "it is nested too deeply to be read (arrays and objects inside each other)"
+_STRICT = _Decoder(parse_constant=_no_constants)
 
 
 @dataclass
@@ -100,6 +112,11 @@ class JsonCheck:
 
     def _refuse(self, problem: str) -> None:
         raise ContentMismatch(f"{self._filename} is not valid JSON: {problem}")
+
+
+def decode_json(text: str) -> Any:
+    """A whole document, strictly (ValueError, never RecursionError, when it cannot be read)."""
+    return _STRICT.decode(text)
 
 
 def decode_prefix(head: bytes) -> str:

@@ -11,13 +11,12 @@ import asyncio
 import codecs
 import csv
 import io
-import json
 import logging
 from typing import Any
 
 from file_service import profiles_office
 from file_service.blobs import BlobStore
-from file_service.jsoncheck import decode_prefix, scan_prefix
+from file_service.jsoncheck import decode_json, decode_prefix, scan_prefix
 from file_service.kinds import StreamFacts
 from file_service.profiles_tabular import INFERENCE_ROWS, MAX_CELL_CHARS, table_profile
 
@@ -129,7 +128,7 @@ def profile_json(facts: StreamFacts) -> dict[str, Any]:
     """Top-level kind; for an array of objects, columns, types, row count and samples."""
     text = decode_prefix(facts.head)
     if facts.complete_in_head:
-        value = json.loads(text)
+        value = decode_json(text)
         if isinstance(value, list):
             return _json_array(value, len(value), exact=True)
         if isinstance(value, dict):
