@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sandbox_support import require_bwrap
 
-from run_service.bootstrap import sandbox_check
+from run_service.bootstrap import sandbox_check, session_pool
 from run_service.sandbox import (
     BubblewrapSandbox,
     RlimitSandbox,
@@ -196,3 +196,14 @@ async def test_readiness_names_why_no_code_can_run(tmp_path: Path) -> None:
             await pool.execute("thread_x", "print(1)")
     finally:
         await pool.close()
+
+
+async def test_the_start_up_log_names_the_isolation_in_force(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="run_service.bootstrap"):
+        async with session_pool(tmp_path, SandboxLimits(warm_pool_size=0), "none"):
+            pass
+
+    (line,) = [r.getMessage() for r in caplog.records if "isolation in force" in r.getMessage()]
+    assert line == f"sandbox isolation in force: {RlimitSandbox().isolation_level()}"

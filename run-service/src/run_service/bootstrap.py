@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -31,6 +32,8 @@ from run_service.runs.files import FileStore
 from run_service.runs.processor import RunProcessor
 from run_service.sandbox import SandboxLimits, SessionPool, UnavailableSandbox, default_sandbox
 from run_service.settings import RunServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -115,6 +118,7 @@ async def session_pool(
     background: bubblewrap (or, only if `isolation` is "none", rlimits only)."""
     await asyncio.to_thread(_prepare_root, root)
     sandbox = await asyncio.to_thread(default_sandbox, limits, isolation, bwrap_exe)
+    log.info("sandbox isolation in force: %s", sandbox.isolation_level())
     pool = SessionPool(sandbox, root)
     SANDBOX_SESSIONS.labels("live").set_function(lambda: pool.live_count)
     SANDBOX_SESSIONS.labels("warm").set_function(lambda: pool.warm_count)

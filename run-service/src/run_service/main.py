@@ -20,7 +20,7 @@ async def serve(settings: RunServiceSettings) -> None:
         running(deps),
     ):
         settle_start_up_objects()
-        logger.info("run-service ready (sandbox: %s)", deps.pool.sandbox.isolation_level())
+        logger.info("run-service ready")
         await wait_for_shutdown()
     logger.info("run-service stopped")
 
