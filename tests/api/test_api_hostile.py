@@ -88,3 +88,58 @@ async def test_a_flood_of_output_is_cut_with_a_marker(client: httpx.AsyncClient)
 
     assert len(answer["message"]) < 100_000
     assert "omitted" in answer["message"] or "truncated" in answer["message"]
+
+
+async def _chat_with_file(
+    client: httpx.AsyncClient, code: str, file_id: str, thread_id: str | None = None
+) -> dict[str, str]:
+    body: dict[str, object] = {"message": f"```python\n{code}\n```", "file_ids": [file_id]}
+    if thread_id is not None:
+        body["thread_id"] = thread_id
+    response = await client.post("/api/chat", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, str] = response.json()
+    return answer
+
+
+async def _uploaded(client: httpx.AsyncClient, name: str) -> str:
+    response = await client.post("/api/upload", files={"file": (name, b"a,b\n1,2\n")})
+    assert response.status_code == 200, response.text
+    file_id: str = response.json()["file_id"]
+    return file_id
+
+
+async def test_a_planted_symlink_tells_nothing_about_host_paths(client: httpx.AsyncClient) -> None:
+    # If the host followed the link, whether it survives the next run would say whether its
+    # target exists on the host.
+    survived = {}
+    for target in ("/etc/passwd", "/nonexistent-cie-path"):
+        file_id = await _uploaded(client, "o.csv")
+        first = await _chat_with_file(
+            client, f"import os\nos.remove('o.csv')\nos.symlink({target!r}, 'o.csv')", file_id
+        )
+        after = await _chat_with_file(
+            client, "import os\nprint(os.path.islink('o.csv'))", file_id, first["thread_id"]
+        )
+        survived[target] = "True" in after["message"]
+
+    assert survived == {"/etc/passwd": False, "/nonexistent-cie-path": False}
+
+
+async def test_a_directory_over_an_attachment_does_not_brick_the_thread(
+    client: httpx.AsyncClient,
+) -> None:
+    file_id = await _uploaded(client, "brick.csv")
+    first = await _chat_with_file(
+        client, "import os\nos.remove('brick.csv')\nos.mkdir('brick.csv')", file_id
+    )
+
+    after = await _chat_with_file(
+        client,
+        "import os\nprint(open('brick.csv').read(), sorted(os.listdir('.')))",
+        file_id,
+        first["thread_id"],
+    )
+
+    assert "a,b" in after["message"]
+    assert "brick.csv.dir-" in after["message"]  # what the code made is kept, beside it

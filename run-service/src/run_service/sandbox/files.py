@@ -64,6 +64,18 @@ def read_file(root: Path, rel: str, max_bytes: int) -> bytes:
         return f.read(max_bytes + 1)[:max_bytes]
 
 
+def _move_directory_aside(name: str, dir_fd: int) -> None:
+    """A directory the code made where a file must go is renamed `<name>.dir-<hex>`, so the
+    file can land and the thread keeps working (nothing the code made is deleted)."""
+    try:
+        found = os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(found.st_mode):
+        aside = f"{name}.dir-{uuid.uuid4().hex[:8]}"
+        os.rename(name, aside, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
 @contextlib.contextmanager
 def incoming_file(root: Path, name: str, uid: int | None) -> Iterator[BinaryIO]:
     """A file to write that appears as root/name when the block ends, never through a symlink.
@@ -84,6 +96,7 @@ def incoming_file(root: Path, name: str, uid: int | None) -> Iterator[BinaryIO]:
                 yield out
             if uid is not None:
                 os.chown(temp, uid, uid, dir_fd=dir_fd, follow_symlinks=False)
+            _move_directory_aside(name, dir_fd)
             os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections import OrderedDict
@@ -91,8 +92,14 @@ class SessionPool:
             yield out
 
     def has_file(self, thread_id: str, name: str) -> bool:
-        """Whether /mnt/data of the thread holds a regular file called `name`."""
-        return (self.workdir(thread_id) / name).is_file()
+        """Whether /mnt/data of the thread holds a regular file called `name` (itself, never
+        what a symlink planted there points to: that would tell the code which host paths
+        exist)."""
+        try:
+            found = os.lstat(self.workdir(thread_id) / name)
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode)
 
     async def execute(self, thread_id: str, code: str, timeout: float | None = None) -> ExecResult:
         """Run code in the thread's session, starting or claiming one if needed."""
