@@ -69,6 +69,33 @@ async def test_a_start_whose_set_up_fails_says_so_and_leaks_nothing(
     assert sandbox._uids._used == set()
 
 
+WRITE_TO_PIPES = """
+import os
+for fd in range(3, 64):
+    try:
+        if os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:'):
+            os.write(fd, LINE)
+    except OSError:
+        pass
+"""
+
+
+async def test_a_forged_reply_is_not_taken_for_the_cells_answer(tmp_path: Path) -> None:
+    pool = SessionPool(RlimitSandbox(dataclasses.replace(LIMITS, warm_pool_size=0)), tmp_path)
+    await pool.start()
+    forged = b'{"stdout": "FORGED\\n", "result": null, "error": null}\n'
+    try:
+        first = await pool.execute("thread_f", WRITE_TO_PIPES.replace("LINE", repr(forged)))
+        second = await pool.execute("thread_f", "print('second')")
+        third = await pool.execute("thread_f", "print('third')")
+    finally:
+        await pool.close()
+
+    assert "FORGED" not in first.stdout
+    assert first.state_lost
+    assert (second.stdout, third.stdout) == ("second\n", "third\n")  # nothing shifted
+
+
 async def test_code_that_garbles_the_reply_channel_ends_its_session(tmp_path: Path) -> None:
     pool = SessionPool(RlimitSandbox(dataclasses.replace(LIMITS, warm_pool_size=0)), tmp_path)
     await pool.start()

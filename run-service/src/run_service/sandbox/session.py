@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import time
 from dataclasses import dataclass, field
@@ -76,7 +77,10 @@ class Session:
         if not reply.get("ready"):
             raise SessionDied(f"unexpected first line {reply!r}")
 
-    async def _read(self) -> dict[str, Any]:
+    async def _read(self, expect: str | None = None) -> dict[str, Any]:
+        """The next reply; with `expect`, it must carry that request id. Code in the cell can
+        write to the reply channel: a line that is not a reply to this request (garbage, too
+        long, forged, or a reply that a forged one pushed late) ends the session."""
         assert self.proc.stdout is not None
         while True:
             reply: object
@@ -94,8 +98,12 @@ class Session:
                 await self.proc.wait()
                 raise SessionDied(f"worker exited with code {self.proc.returncode}")
             assert isinstance(reply, dict)
-            if not reply.get("interrupted_idle"):  # a late interrupt that hit no cell
-                return reply
+            if reply.get("interrupted_idle"):  # a late interrupt that hit no cell
+                continue
+            if expect is not None and reply.get("id") != expect:
+                await self.kill()
+                raise SessionDied("the sandbox broke its reply protocol")
+            return reply
 
     def _send(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -112,11 +120,14 @@ class Session:
     async def _execute(self, code: str, timeout: float) -> ExecResult:
         before = await asyncio.to_thread(files.snapshot, self.workdir)
         started = time.perf_counter()
+        # Random: a cell cannot guess it without digging in the worker's memory, and a reply it
+        # forges anyway pushes the real one late, which then ends the session.
+        request_id = secrets.token_hex(8)
         try:
-            self._send(json.dumps({"op": "exec", "code": code}))
+            self._send(json.dumps({"op": "exec", "code": code, "id": request_id}))
         except (ConnectionError, RuntimeError) as exc:
             raise SessionDied(str(exc)) from exc
-        pending = asyncio.ensure_future(self._read())
+        pending = asyncio.ensure_future(self._read(request_id))
         timed_out = False
         reply: dict[str, Any] | None
         try:

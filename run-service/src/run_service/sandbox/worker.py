@@ -1,8 +1,9 @@
 """In-sandbox worker: a persistent Python namespace driven by JSON lines on stdin/stdout.
 
 Runs inside the sandbox with only the standard library guaranteed; never imports run_service.
-Requests: {"op": "exec", "code": str} | {"op": "ping"}; a bare line "interrupt" raises
-KeyboardInterrupt in the running cell. Each request gets exactly one JSON reply line.
+Requests: {"op": "exec", "code": str, "id": str} | {"op": "ping", "id": str}; a bare line
+"interrupt" raises KeyboardInterrupt in the running cell. Each request gets exactly one JSON
+reply line, carrying the request's id.
 
 A cell behaves like a notebook's: the value of a trailing expression is its result (not for
 plot objects, whose figure is saved as an image, nor after a trailing `;`), and a traceback
@@ -405,6 +406,7 @@ def main() -> None:
             else:
                 counter += 1
                 reply = _execute(str(req.get("code", "")), ns, counter, proto)
+            reply["id"] = req.get("id")  # the host pairs each reply with its request by this
             proto.write(json.dumps(reply) + "\n")
         except KeyboardInterrupt:
             # An interrupt that lands between cells is harmless; answer so the host is not stuck.
