@@ -262,3 +262,25 @@ async def test_kill_leaves_no_orphans(pool: SessionPool) -> None:
             break
         await asyncio.sleep(0.1)
     assert _pids_of_uid(uid) == []
+
+
+async def test_dev_shm_is_capped_like_tmp(pool: SessionPool) -> None:
+    # --dev's /dev and /dev/shm would be one uncapped tmpfs (half the host's memory).
+    code = (
+        "import os\n"
+        "st = os.statvfs('/dev/shm')\n"
+        "res = [st.f_blocks * st.f_frsize, oct(os.stat('/dev/shm').st_mode & 0o7777)]\n"
+        "try:\n"
+        "    with open('/dev/shm/big.bin', 'wb') as f:\n"
+        "        for _ in range(40): f.write(b'x' * (1 << 20))\n"
+        "    res.append('ok')\n"
+        "except OSError as e: res.append(e.errno)\n"
+        "try:\n"
+        "    open('/dev/new-file', 'w')\n"
+        "except OSError as e: res.append(e.errno)\n"
+        "res.append(open('/dev/null', 'w').write('x') + len(open('/dev/urandom', 'rb').read(3)))\n"
+        "res"
+    )
+    r = await pool.execute("t-shm", code)
+    # ENOSPC past the cap, EROFS for a new file in /dev, and the devices still work.
+    assert r.result == repr([pool.limits.tmp_bytes, "0o1777", 28, 30, 4])

@@ -81,8 +81,11 @@ def command(
     for link in ("lib", "lib64", "bin", "sbin"):
         cmd += ["--symlink", f"usr/{link}", f"/{link}"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
-    # --size must come before the --tmpfs it applies to.
+    # --size must come before the --tmpfs it applies to. --dev's own tmpfs is as large as half
+    # the host's memory and writable: /dev/shm gets a capped tmpfs like /tmp, /dev is read-only.
     cmd += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    cmd += ["--remount-ro", "/dev"]
     for bind in binds:
         cmd += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.dest]
     for fd, dest in copies:  # small files copied from an fd into the tmpfs, owned by the sandbox
