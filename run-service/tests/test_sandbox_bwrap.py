@@ -284,3 +284,32 @@ async def test_dev_shm_is_capped_like_tmp(pool: SessionPool) -> None:
     r = await pool.execute("t-shm", code)
     # ENOSPC past the cap, EROFS for a new file in /dev, and the devices still work.
     assert r.result == repr([pool.limits.tmp_bytes, "0o1777", 28, 30, 4])
+
+
+async def test_nothing_a_cell_started_outlives_it(pool: SessionPool) -> None:
+    await pool.execute("t-daemon", "kept = 7")
+    uid = pool._live["t-daemon"].uid
+    assert uid is not None
+    baseline = sorted(_pids_of_uid(uid))  # bwrap, its init and the worker
+    code = (
+        "import os, subprocess, time\n"
+        "if os.fork() == 0:\n"  # a setsid'd double-forked daemon
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(120)\n"
+        "    os._exit(0)\n"
+        "subprocess.Popen(['sleep', '120'], start_new_session=True)\n"
+        "time.sleep(0.3)\n"
+        "print('started')"
+    )
+    r = await pool.execute("t-daemon", code)
+
+    assert r.stdout == "started\n"
+    for _ in range(20):  # killed at once; their reaping by the namespace's init may lag
+        if sorted(_pids_of_uid(uid)) == baseline:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(_pids_of_uid(uid)) == baseline
+    after = await pool.execute("t-daemon", "print(kept)")
+    assert after.stdout == "7\n"  # the session itself lives on
+    assert not after.state_lost

@@ -63,3 +63,22 @@ async def test_runs_as_a_non_root_uid(session: Session) -> None:
     r = await session.execute("import os; os.getuid()")
     assert r.result is not None
     assert int(r.result) >= TEST_LIMITS.uid_base
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a session uid of its own needs root")
+async def test_nothing_a_cell_started_outlives_it(session: Session) -> None:
+    code = (
+        "import subprocess, time\n"
+        "subprocess.Popen(['sleep', '120'], start_new_session=True)\n"
+        "time.sleep(0.2)\n"
+        "len([p for p in os.listdir('/proc') if p.isdigit() and os.stat(f'/proc/{p}').st_uid"
+        " == os.getuid()])"
+    )
+    started = await session.execute("import os\n" + code)
+    after = await session.execute(
+        "len([p for p in os.listdir('/proc') if p.isdigit() and os.stat(f'/proc/{p}').st_uid"
+        " == os.getuid()])"
+    )
+
+    assert started.result == "2"  # the worker and the sleep, while the cell ran
+    assert after.result == "1"  # the worker alone

@@ -25,7 +25,7 @@ def python_home() -> str:
     return os.path.realpath(sys.base_prefix)
 
 
-def sandbox_env(limits: SandboxLimits, *, tmp: str = "/tmp") -> dict[str, str]:
+def sandbox_env(limits: SandboxLimits, *, tmp: str = "/tmp", reap: bool = True) -> dict[str, str]:
     """The whole environment the sandbox gets: an allow-list, never the service's env.
 
     HOME and the caches point into `tmp` so nothing litters the user-visible /mnt/data.
@@ -45,6 +45,9 @@ def sandbox_env(limits: SandboxLimits, *, tmp: str = "/tmp") -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "CIE_STREAM_CAP": str(limits.stream_cap_bytes),
         "CIE_PRELOAD": ",".join(limits.preload),
+        # Kill every other process the session's uid has when a cell ends: only where that
+        # uid (or pid namespace) is the session's own, never the service's.
+        "CIE_REAP": "1" if reap else "0",
     }
 
 

@@ -286,7 +286,7 @@ class RlimitSandbox(_Base):
         """Start a worker as a plain child process, its workdir shown at /mnt/data."""
         uid = self._uids.take()
         tmp = await asyncio.to_thread(_private_tmp, uid)
-        env = launch.sandbox_env(self.limits, tmp=tmp)
+        env = launch.sandbox_env(self.limits, tmp=tmp, reap=uid is not None)
         python = os.path.join(launch.venv_dir(), "bin", "python")
         argv = [python, "-I", str(launch.WORKER_SOURCE)]
         needed = [launch.python_home(), launch.venv_dir(), str(launch.WORKER_SOURCE), tmp]

@@ -13,6 +13,7 @@ shows the cell's own lines, as "<cell>", and the libraries it called, never this
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import itertools
 import json
@@ -31,6 +32,7 @@ from types import CodeType
 from typing import Any
 
 STREAM_CAP = int(os.environ.get("CIE_STREAM_CAP", "65536"))
+REAP = os.environ.get("CIE_REAP") == "1"
 REPR_CAP = 16_384
 MARKER = "\n[... output truncated by the sandbox ...]\n"
 
@@ -357,6 +359,19 @@ def _preload(names: list[str]) -> None:
             sys.__stderr__.write(f"preload {name} failed: {exc}\n")  # type: ignore[union-attr]
 
 
+def _reap_what_the_cell_started() -> None:
+    """Nothing a cell started outlives it: kill(-1) reaches every process this uid may signal
+    but this one (and, in bubblewrap's pid namespace, its init): daemons, double forks, setsid
+    children. Threads of this process stay, as in a notebook."""
+    with contextlib.suppress(ProcessLookupError):  # nothing else was running
+        os.kill(-1, signal.SIGKILL)
+    while True:  # and no zombie of ours is left to count against the process limit
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def main() -> None:
     """Serve requests until stdin closes."""
     # The protocol owns a private copy of fd 1; fds 1 and 2 go to /dev/null so that C-level
@@ -406,6 +421,8 @@ def main() -> None:
             else:
                 counter += 1
                 reply = _execute(str(req.get("code", "")), ns, counter, proto)
+                if REAP:
+                    _reap_what_the_cell_started()
             reply["id"] = req.get("id")  # the host pairs each reply with its request by this
             proto.write(json.dumps(reply) + "\n")
         except KeyboardInterrupt:
