@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from run_service.sandbox import SandboxLimits
 
 MiB = 1024 * 1024
+DEFAULT_LIMITS = SandboxLimits()
 
 
 class RunServiceSettings(BaseSettings):
@@ -28,14 +29,15 @@ class RunServiceSettings(BaseSettings):
     # an operator trusts (every answer of such a run says so). Never chosen by default.
     sandbox_isolation: Literal["bubblewrap", "none"] = "bubblewrap"
     sandbox_bwrap: str = ""  # a bwrap to use instead of the packaged one, e.g. /usr/bin/bwrap
-    sandbox_exec_timeout_s: float = 60.0
-    sandbox_memory_mb: int = 1024
-    sandbox_max_processes: int = 64
-    sandbox_max_file_mb: int = 100
-    sandbox_tmp_mb: int = 64
-    sandbox_idle_ttl_s: float = 20 * 60
-    sandbox_max_sessions: int = 32
-    sandbox_warm_pool: int = 2
+    # The defaults are SandboxLimits' own (sandbox/limits.py): written once, there.
+    sandbox_exec_timeout_s: float = DEFAULT_LIMITS.exec_timeout_s
+    sandbox_memory_mb: int = DEFAULT_LIMITS.memory_bytes // MiB
+    sandbox_max_processes: int = DEFAULT_LIMITS.max_processes
+    sandbox_max_file_mb: int = DEFAULT_LIMITS.max_file_bytes // MiB
+    sandbox_tmp_mb: int = DEFAULT_LIMITS.tmp_bytes // MiB
+    sandbox_idle_ttl_s: float = DEFAULT_LIMITS.idle_ttl_s
+    sandbox_max_sessions: int = DEFAULT_LIMITS.max_sessions
+    sandbox_warm_pool: int = DEFAULT_LIMITS.warm_pool_size
     log_level: str = "INFO"
     host: str = "127.0.0.1"  # where the operations endpoints listen (0.0.0.0 in containers)
     ops_port: int = 9000  # /healthz, /readyz, /metrics

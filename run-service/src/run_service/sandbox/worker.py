@@ -31,7 +31,7 @@ import warnings
 from types import CodeType
 from typing import Any
 
-STREAM_CAP = int(os.environ.get("CIE_STREAM_CAP", "65536"))
+STREAM_CAP = int(os.environ["CIE_STREAM_CAP"])  # SandboxLimits.stream_cap_bytes, via launch.py
 REAP = os.environ.get("CIE_REAP") == "1"
 REPR_CAP = 16_384
 MARKER = "\n[... output truncated by the sandbox ...]\n"
