@@ -66,7 +66,7 @@ async def test_a_start_whose_set_up_fails_says_so_and_leaks_nothing(
         with pytest.raises(SandboxUnavailable, match="could not be set up"):
             await sandbox.start(tmp_path)
 
-    assert sandbox._uids._used == set()
+    assert sandbox._uids.held == set()
 
 
 WRITE_TO_PIPES = """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
 import os
 import shutil
@@ -18,6 +17,7 @@ from typing import Protocol
 from run_service.sandbox import bwrap, launch, mounts, mplcache, seccomp
 from run_service.sandbox.limits import SandboxLimits
 from run_service.sandbox.session import Session
+from run_service.sandbox.uids import HostUids, UidsExhausted
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +47,6 @@ class SandboxUnavailable(RuntimeError):
     """No session can start: the message names the cause and the fix."""
 
 
-class _Uids:
-    """Hands out distinct host uids so each session has its own RLIMIT_NPROC budget."""
-
-    def __init__(self, base: int) -> None:
-        self._next = itertools.cycle(range(base, base + 50_000))
-        self._used: set[int] = set()
-
-    def take(self) -> int | None:
-        if os.geteuid() != 0:
-            return None  # cannot switch: the sandbox runs as the service's own uid
-        for _ in range(len(self._used) + 1):
-            uid = next(self._next)
-            if uid not in self._used:
-                self._used.add(uid)
-                return uid
-        raise SandboxUnavailable("every sandbox uid is in use")
-
-    def give_back(self, uid: int | None) -> None:
-        self._used.discard(uid)
-
-
 def _own(workdir: Path, uid: int | None) -> None:
     """Hand the workdir tree to the session uid."""
     if uid is None:
@@ -92,7 +71,13 @@ class _Base:
 
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits()
-        self._uids = _Uids(self.limits.uid_base)
+        self._uids = HostUids(self.limits.uid_base)
+
+    def _take_uid(self) -> int | None:
+        try:
+            return self._uids.take()
+        except (UidsExhausted, OSError) as error:
+            raise SandboxUnavailable(f"no sandbox uid can be had: {error}") from error
 
     async def _spawn(
         self,
@@ -160,7 +145,7 @@ class BubblewrapSandbox(_Base):
 
     async def start(self, workdir: Path) -> Session:
         """Start a worker under bwrap."""
-        uid = self._uids.take()
+        uid = self._take_uid()
         cache = await asyncio.to_thread(mplcache.font_cache)
         worker = [self._python(), "-I", bwrap.WORKER_PATH]
         fds: list[int] = []
@@ -182,7 +167,7 @@ class BubblewrapSandbox(_Base):
         interpreter), then checks from inside that the isolation is real: a network namespace
         of its own, the sandbox uid, /mnt/data as the working directory.
         """
-        uid = self._uids.take()
+        uid = self._take_uid()
         workdir = Path(tempfile.mkdtemp(prefix="cie-probe-"))
         fds: list[int] = []
         try:
@@ -284,7 +269,7 @@ class RlimitSandbox(_Base):
 
     async def start(self, workdir: Path) -> Session:
         """Start a worker as a plain child process, its workdir shown at /mnt/data."""
-        uid = self._uids.take()
+        uid = self._take_uid()
         tmp = await asyncio.to_thread(_private_tmp, uid)
         env = launch.sandbox_env(self.limits, tmp=tmp, reap=uid is not None)
         python = os.path.join(launch.venv_dir(), "bin", "python")
