@@ -1,24 +1,33 @@
 """Only the descriptors a session needs cross into the sandbox, whatever the event loop: uvloop
-(which uvicorn picks) ignores subprocess's close_fds."""
+(which uvicorn picks) ignores subprocess's close_fds.
+
+Each case runs in a process of its own, as the service would: a uvloop loop inside pytest's
+process would take over its child-process handling for the tests that follow.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import uvloop
-from sandbox_support import TEST_LIMITS, require_bwrap
+from sandbox_support import require_bwrap
 
-from run_service.sandbox import BubblewrapSandbox, RlimitSandbox, Sandbox
+SECRET = "cie-planted-descriptor-secret-91d3"
+# Plants an inheritable descriptor on a root-only file (as a supervisor might leave one),
+# starts a session under uvloop, and prints what the code inside found of it: every
+# descriptor of every process it can see, and the planted number itself.
+SERVICE = """
+import asyncio, os, sys, uvloop
+from pathlib import Path
+from run_service.sandbox import BubblewrapSandbox, RlimitSandbox, SandboxLimits
 
-SECRET = b"cie-planted-descriptor-secret-91d3"
-LIMITS = dataclasses.replace(TEST_LIMITS, preload=())
-# Every descriptor of every process the code can see, read back: none may hold the secret.
-LOOK = """
+secret, workdir, kind, bwrap = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+planted = os.open(secret, os.O_RDONLY)
+os.set_inheritable(planted, True)
+LOOK = '''
 import os
 found = []
 for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
@@ -39,48 +48,39 @@ try:
 except OSError:
     pass
 found
+'''
+
+async def main():
+    limits = SandboxLimits(preload=(), warm_pool_size=0)
+    sandbox = BubblewrapSandbox(limits, bwrap) if kind == "bubblewrap" else RlimitSandbox(limits)
+    session = await sandbox.start(workdir)
+    try:
+        code = LOOK.replace("SECRET", repr(secret.read_bytes())).replace("PLANTED", str(planted))
+        print((await session.execute(code)).result)
+    finally:
+        await session.close()
+
+uvloop.run(main())
 """
 
 
-@pytest.fixture
-def planted(tmp_path: Path) -> Iterator[int]:
-    """A root-only file opened without close-on-exec in the service, as a supervisor might."""
+@pytest.mark.parametrize("kind", ["bubblewrap", "none"])
+def test_a_planted_descriptor_does_not_reach_a_session(tmp_path: Path, kind: str) -> None:
+    bwrap = require_bwrap() if kind == "bubblewrap" else ""
     secret = tmp_path / "root-only"
-    secret.write_bytes(SECRET)
+    secret.write_text(SECRET)
     secret.chmod(0o600)
-    fd = os.open(secret, os.O_RDONLY)
-    os.set_inheritable(fd, True)
-    yield fd
-    os.close(fd)
-
-
-def _seen_inside(sandbox: Sandbox, workdir: Path, planted: int) -> str | None:
-    async def look() -> str | None:
-        session = await sandbox.start(workdir)
-        try:
-            code = LOOK.replace("SECRET", repr(SECRET)).replace("PLANTED", str(planted))
-            return (await session.execute(code)).result
-        finally:
-            await session.close()
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(look())
-
-
-def test_a_planted_descriptor_does_not_reach_bubblewrap_sessions(
-    tmp_path: Path, planted: int
-) -> None:
-    sandbox = BubblewrapSandbox(LIMITS, require_bwrap())
     workdir = tmp_path / "work"
     workdir.mkdir()
 
-    assert _seen_inside(sandbox, workdir, planted) == "[]"
+    done = subprocess.run(
+        [sys.executable, "-c", SERVICE, str(secret), str(workdir), kind, bwrap],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
 
-
-def test_a_planted_descriptor_does_not_reach_unisolated_sessions(
-    tmp_path: Path, planted: int
-) -> None:
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-
-    assert _seen_inside(RlimitSandbox(LIMITS), workdir, planted) == "[]"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
