@@ -106,3 +106,66 @@ async def test_json_of_any_depth_gets_an_answer_not_a_server_error(
     # Past the whole-parse size the prefix is scanned element by element: deep there too.
     big = b"[" + b"[" * 5_000 + b"]" * 5_000 + b',{"a": 1}' * 300_000 + b"]"
     await assert_error(await upload(client, "big.json", big), 400, "nested")
+
+
+def _xlsx_with_one_row(cells: int) -> bytes:
+    """A small .xlsx whose one row holds `cells` cells (a few hundred KB, gigabytes to parse)."""
+    import io
+    import zipfile
+
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Default Extension="rels" ContentType="application/vnd.'
+            'openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+            '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName='
+            '"/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/workbook.xml": (
+            '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships"><sheets><sheet name="bomb" sheetId="1" r:id="rId1"/></sheets>'
+            "</workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": (
+            '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main"><sheetData><row r="1">'
+            + "<c><v>1</v></c>" * cells
+            + "</row></sheetData></worksheet>"
+        ),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return out.getvalue()
+
+
+async def test_a_spreadsheet_bomb_costs_the_server_nothing(client: httpx.AsyncClient) -> None:
+    import resource
+
+    bomb = _xlsx_with_one_row(4_500_000)
+    assert len(bomb) < 1 << 20
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+
+    uploaded = await upload(client, "bomb.xlsx", bomb)
+
+    assert uploaded.status_code == 200, uploaded.text
+    meta = await client.get(f"/api/file/{uploaded.json()['file_id']}/meta")
+    assert "error" in meta.json()["profile"], meta.text  # a limit was hit, and said so
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert grown_mib < 50, f"the server's peak memory grew by {grown_mib:.0f} MiB"

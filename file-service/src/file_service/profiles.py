@@ -2,17 +2,29 @@
 
 Text, CSV and JSON profiles read only what the upload stream kept (the first 2 MiB, the last
 64 KiB, the count of line breaks), so they cost nothing more for a 1 GiB file. Spreadsheets
-and PDFs need random access and are read from the blob store in a worker thread, within the
-size caps of `profiles_office`. Every profile is bounded in time (PROFILE_TIMEOUT_S) and
-never fails an upload: a file that cannot be profiled gets `{"error": "..."}`.
+and PDFs need random access and their parsers can be made to take gigabytes or minutes: they
+are profiled in a child process (`profile_child`) limited to PROFILE_MEMORY_BYTES of address
+space and PROFILE_TIMEOUT_S of CPU and wall-clock time, killed past either, so file-service's
+own memory stays flat. A profile never fails an upload: a file that cannot be profiled (or
+that hit a limit) gets `{"error": "..."}`.
 """
 
 import asyncio
 import codecs
+import contextlib
 import csv
 import io
+import json
 import logging
-from typing import Any
+import math
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from file_service import profiles_office
 from file_service.blobs import BlobStore
@@ -23,7 +35,10 @@ from file_service.profiles_tabular import INFERENCE_ROWS, MAX_CELL_CHARS, table_
 logger = logging.getLogger(__name__)
 
 PROFILE_TIMEOUT_S = 10.0
-"""A profile taking longer is given up (its worker thread ends on its own, bounded by caps)."""
+"""A profile taking longer is given up (a spreadsheet's or PDF's child process is killed)."""
+
+PROFILE_MEMORY_BYTES = 768 << 20
+"""Address space of the child process that profiles a spreadsheet or PDF."""
 
 FIRST_LINES = 10
 MAX_OBJECT_KEYS = 50
@@ -51,13 +66,58 @@ def _profile_sync(extension: str, facts: StreamFacts, blobs: BlobStore, key: str
         return profile_text(facts)
     if extension == ".json":
         return profile_json(facts)
-    if extension == ".xlsx":
-        return profiles_office.profile_xlsx(blobs, key, facts.size)
-    if extension == ".xls":
-        return profiles_office.profile_xls(blobs, key, facts.size)
-    if extension == ".pdf":
-        return profiles_office.profile_pdf(blobs, key, facts.size)
+    if extension in profiles_office.PROFILERS:
+        return profile_in_child(extension, facts.size, blobs, key)
     return {"error": f"no profile for {extension or 'files without an extension'}"}
+
+
+def profile_in_child(extension: str, size: int, blobs: BlobStore, key: str) -> dict[str, Any]:
+    """Run `profile_child` on the blob, within the limits (blocking: call it in a thread)."""
+    with blobs.open_reader(key) as reader, _as_file(reader) as stdin:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", "-m", "file_service.profile_child", extension, str(size)],
+                stdin=stdin,
+                capture_output=True,
+                env={},
+                timeout=PROFILE_TIMEOUT_S,
+                check=False,
+                preexec_fn=_limit_child,
+            )
+        except subprocess.TimeoutExpired:  # run() has killed it
+            return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
+    if done.returncode != 0:
+        if done.returncode in (-signal.SIGKILL, -signal.SIGXCPU):
+            return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
+        if b"MemoryError" in done.stderr:
+            return {
+                "error": "cannot profile this file: it needs more memory than a profile may use"
+            }
+        logger.info("profiling %s blob %s failed: %s", extension, key, done.stderr[-500:])
+        return {"error": f"cannot profile this file (exit status {done.returncode})"}
+    profile: dict[str, Any] = json.loads(done.stdout)
+    return profile
+
+
+def _limit_child() -> None:
+    cpu = math.ceil(PROFILE_TIMEOUT_S)
+    resource.setrlimit(resource.RLIMIT_AS, (PROFILE_MEMORY_BYTES, PROFILE_MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+@contextlib.contextmanager
+def _as_file(reader: BinaryIO) -> Iterator[BinaryIO]:
+    """`reader` itself when it is a file on disk, else a temporary copy (in-memory blobs)."""
+    try:
+        reader.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        with tempfile.TemporaryFile() as copy:
+            shutil.copyfileobj(reader, copy)
+            copy.seek(0)
+            yield copy
+        return
+    yield reader
 
 
 def decode_text(facts: StreamFacts) -> tuple[str, str]:
