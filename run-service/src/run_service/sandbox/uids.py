@@ -38,7 +38,7 @@ class HostUids:
 
     def __init__(self, base: int, directory: str | None = None) -> None:
         self._base = base
-        self._directory = directory
+        self._directory = directory  # found on the first take (only root takes uids)
         self._next = itertools.cycle(range(base, base + SPAN))
         self._held: dict[int, int] = {}  # uid -> the descriptor holding its lock
 
@@ -51,7 +51,9 @@ class HostUids:
         """A free uid, now held; None when not root (the sandbox then runs as our own uid)."""
         if os.geteuid() != 0:
             return None
-        directory = self._directory or lock_dir()
+        if self._directory is None:
+            self._directory = lock_dir()
+        directory = self._directory
         for _ in range(SPAN):
             uid = next(self._next)
             if uid in self._held:
