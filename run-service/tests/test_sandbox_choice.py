@@ -22,15 +22,7 @@ from run_service.sandbox import (
     default_sandbox,
 )
 from run_service.sandbox import bwrap as bwrap_module
-
-
-def _refusing_bwrap(tmp_path: Path) -> str:
-    """As in a container with the default seccomp profile: bwrap is there but refuses."""
-    fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    tmp_path.chmod(0o755)  # a session uid runs it, as it would a system bwrap
-    return str(fake)
+from run_service.testing.fake_bwrap import refusing_bwrap
 
 
 def test_the_packaged_bwrap_is_used_without_anything_on_the_path(
@@ -56,7 +48,7 @@ def test_a_system_bwrap_on_the_path_is_not_used_unless_configured(
 ) -> None:
     require_bwrap()
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-    _refusing_bwrap(tmp_path)  # would make every session fail if it were picked up
+    refusing_bwrap(tmp_path)  # would make every session fail if it were picked up
 
     assert isinstance(default_sandbox(), BubblewrapSandbox)
 
@@ -65,7 +57,7 @@ async def test_a_bwrap_that_cannot_create_namespaces_means_no_code_runs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR):
-        chosen = default_sandbox(bwrap_exe=_refusing_bwrap(tmp_path))
+        chosen = default_sandbox(bwrap_exe=refusing_bwrap(tmp_path))
 
     assert isinstance(chosen, UnavailableSandbox)
     assert "No permissions to create new namespace" in chosen.reason

@@ -69,3 +69,19 @@ def test_a_uid_given_back_can_be_taken_again_and_the_range_ends(
 
     assert uids.take() == first
     assert uids.held == {first, second}
+
+
+def test_two_sandboxes_in_one_process_never_share_a_uid() -> None:
+    # Each sandbox used to count from uid_base on its own: two pools (or replicas) handed out
+    # the same uids, sharing one RLIMIT_NPROC budget.
+    from run_service.sandbox import BubblewrapSandbox, RlimitSandbox, SandboxLimits
+
+    limits = SandboxLimits(uid_base=310_000)
+    first, second = RlimitSandbox(limits), BubblewrapSandbox(limits, exe="/bin/true")
+    taken = [first._uids.take(), second._uids.take(), first._uids.take(), second._uids.take()]
+    try:
+        assert len(set(taken)) == 4, taken
+    finally:
+        for uid in taken:
+            first._uids.give_back(uid)
+            second._uids.give_back(uid)

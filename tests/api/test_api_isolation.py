@@ -12,6 +12,7 @@ from cie_embedded.system import RunsConfig, in_memory_system
 from gateway.app import create_app
 from run_service.bootstrap import session_pool
 from run_service.sandbox import RlimitSandbox, UnavailableSandbox
+from run_service.testing.fake_bwrap import refusing_bwrap
 from tests.api.conftest import API_SANDBOX_LIMITS
 
 LIMITS = dataclasses.replace(API_SANDBOX_LIMITS, warm_pool_size=1)
@@ -20,13 +21,9 @@ TABLE = b"region,units,price\nnorth,10,2.5\nsouth,7,3.0\neast,12,2.0\n"
 
 
 @pytest.fixture
-def refusing_bwrap(tmp_path: Path) -> str:
+def refusing(tmp_path: Path) -> str:
     """A bwrap like one in a container whose seccomp profile forbids namespaces."""
-    fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    tmp_path.chmod(0o755)  # a session uid runs it, as it would a system bwrap
-    return str(fake)
+    return refusing_bwrap(tmp_path)
 
 
 async def _client(runs: RunsConfig) -> AsyncIterator[httpx.AsyncClient]:
@@ -38,9 +35,9 @@ async def _client(runs: RunsConfig) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def closed(tmp_path: Path, refusing_bwrap: str) -> AsyncIterator[httpx.AsyncClient]:
+async def closed(tmp_path: Path, refusing: str) -> AsyncIterator[httpx.AsyncClient]:
     """The default isolation, on a host where bubblewrap cannot create namespaces."""
-    async with session_pool(tmp_path / "sandbox", LIMITS, bwrap_exe=refusing_bwrap) as pool:
+    async with session_pool(tmp_path / "sandbox", LIMITS, bwrap_exe=refusing) as pool:
         assert isinstance(pool.sandbox, UnavailableSandbox)
         async for client in _client(RunsConfig(pool, run_timeout_s=60.0)):
             yield client
