@@ -11,9 +11,16 @@ import sys
 from typing import Any
 
 from file_service.profiles_office import PROFILERS
+from file_service.profiles_tabular import MAX_CELL_CHARS
 
-MAX_ERROR_CHARS = 200
 TOO_MUCH_MEMORY = "cannot profile this file: it needs more memory than a profile may use"
+
+
+def cannot_profile(error: Exception) -> dict[str, str]:
+    """The profile of a file whose profiling raised `error` (here or in file-service)."""
+    text = str(error) or type(error).__name__
+    text = text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+    return {"error": f"cannot profile this file: {text}"}
 
 
 def profile(extension: str, size: int) -> dict[str, Any]:
@@ -23,8 +30,7 @@ def profile(extension: str, size: int) -> dict[str, Any]:
     except MemoryError:
         return {"error": TOO_MUCH_MEMORY}
     except Exception as error:
-        text = str(error) or type(error).__name__
-        return {"error": f"cannot profile this file: {text[:MAX_ERROR_CHARS]}"}
+        return cannot_profile(error)
 
 
 def main() -> None:

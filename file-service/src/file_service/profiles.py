@@ -30,6 +30,7 @@ from file_service import profiles_office
 from file_service.blobs import BlobStore
 from file_service.jsoncheck import decode_json, decode_prefix, scan_prefix
 from file_service.kinds import StreamFacts
+from file_service.profile_child import TOO_MUCH_MEMORY, cannot_profile
 from file_service.profiles_tabular import INFERENCE_ROWS, MAX_CELL_CHARS, table_profile
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ async def profile_file(
             asyncio.to_thread(_profile_sync, extension, facts, blobs, key), PROFILE_TIMEOUT_S
         )
     except TimeoutError:
-        return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
+        return _too_slow()
     except Exception as error:
         logger.info("cannot profile %s blob %s: %r", extension, key, error)
-        return {"error": f"cannot profile this file: {_describe(error)}"}
+        return cannot_profile(error)
 
 
 def _profile_sync(extension: str, facts: StreamFacts, blobs: BlobStore, key: str) -> dict[str, Any]:
@@ -85,18 +86,20 @@ def profile_in_child(extension: str, size: int, blobs: BlobStore, key: str) -> d
                 preexec_fn=_limit_child,
             )
         except subprocess.TimeoutExpired:  # run() has killed it
-            return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
+            return _too_slow()
     if done.returncode != 0:
-        if done.returncode in (-signal.SIGKILL, -signal.SIGXCPU):
-            return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
+        if done.returncode in (-signal.SIGKILL, -signal.SIGXCPU):  # RLIMIT_CPU
+            return _too_slow()
         if b"MemoryError" in done.stderr:
-            return {
-                "error": "cannot profile this file: it needs more memory than a profile may use"
-            }
+            return {"error": TOO_MUCH_MEMORY}
         logger.info("profiling %s blob %s failed: %s", extension, key, done.stderr[-500:])
         return {"error": f"cannot profile this file (exit status {done.returncode})"}
     profile: dict[str, Any] = json.loads(done.stdout)
     return profile
+
+
+def _too_slow() -> dict[str, str]:
+    return {"error": f"profiling took longer than {PROFILE_TIMEOUT_S:g} s"}
 
 
 def _limit_child() -> None:
@@ -234,8 +237,3 @@ def _json_kind(value: Any) -> str:
     if value is None:
         return "null"
     return "number"
-
-
-def _describe(error: Exception) -> str:
-    text = str(error) or type(error).__name__
-    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
