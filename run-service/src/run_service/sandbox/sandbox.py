@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -73,11 +73,19 @@ class _Base:
         self.limits = limits or SandboxLimits()
         self._uids = HostUids(self.limits.uid_base)
 
-    def _take_uid(self) -> int | None:
+    @contextlib.contextmanager
+    def _claimed_uid(self) -> Iterator[int | None]:
+        """A uid for a session being started, given back if the start fails or is cancelled
+        (once started, the session's process gives it back when it exits)."""
         try:
-            return self._uids.take()
+            uid = self._uids.take()
         except (UidsExhausted, OSError) as error:
             raise SandboxUnavailable(f"no sandbox uid can be had: {error}") from error
+        try:
+            yield uid
+        except BaseException:
+            self._uids.give_back(uid)
+            raise
 
     async def _spawn(
         self,
@@ -108,7 +116,6 @@ class _Base:
         except BaseException as error:  # cancelled too: nothing half-started stays behind
             if session is not None:
                 await asyncio.shield(session.kill())
-            self._uids.give_back(uid)
             if isinstance(error, subprocess.SubprocessError):  # our preexec_fn failed
                 raise SandboxUnavailable(
                     "the sandbox's process could not be set up here (its private mount "
@@ -145,17 +152,14 @@ class BubblewrapSandbox(_Base):
 
     async def start(self, workdir: Path) -> Session:
         """Start a worker under bwrap."""
-        uid = self._take_uid()
         cache = await asyncio.to_thread(mplcache.font_cache)
         worker = [self._python(), "-I", bwrap.WORKER_PATH]
         fds: list[int] = []
         try:
-            argv, prepare = self._command(workdir, uid, worker, cache, fds)
-            # Trap 1: bwrap itself gets an empty environment; the worker only the allow-list.
-            return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds))
-        except BaseException:
-            self._uids.give_back(uid)  # _spawn gives it back too; twice is harmless
-            raise
+            with self._claimed_uid() as uid:
+                argv, prepare = self._command(workdir, uid, worker, cache, fds)
+                # Trap 1: bwrap itself gets an empty environment; the worker the allow-list.
+                return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds))
         finally:
             for fd in fds:
                 os.close(fd)
@@ -167,7 +171,10 @@ class BubblewrapSandbox(_Base):
         interpreter), then checks from inside that the isolation is real: a network namespace
         of its own, the sandbox uid, /mnt/data as the working directory.
         """
-        uid = self._take_uid()
+        try:
+            uid = self._uids.take()  # given back below, whatever happens
+        except (UidsExhausted, OSError) as error:
+            return f"no sandbox uid can be had: {error}"
         workdir = Path(tempfile.mkdtemp(prefix="cie-probe-"))
         fds: list[int] = []
         try:
@@ -269,8 +276,19 @@ class RlimitSandbox(_Base):
 
     async def start(self, workdir: Path) -> Session:
         """Start a worker as a plain child process, its workdir shown at /mnt/data."""
-        uid = self._take_uid()
-        tmp = await asyncio.to_thread(_private_tmp, uid)
+        with self._claimed_uid() as uid:
+            tmp = await asyncio.to_thread(_private_tmp, uid)
+            try:
+                session = await self._spawn_in(workdir, uid, tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        done = asyncio.ensure_future(session.proc.wait())
+        done.add_done_callback(lambda _: shutil.rmtree(tmp, ignore_errors=True))
+        session.watchers.append(done)
+        return session
+
+    async def _spawn_in(self, workdir: Path, uid: int | None, tmp: str) -> Session:
         env = launch.sandbox_env(self.limits, tmp=tmp, reap=uid is not None)
         python = os.path.join(launch.venv_dir(), "bin", "python")
         argv = [python, "-I", str(launch.WORKER_SOURCE)]
@@ -280,15 +298,7 @@ class RlimitSandbox(_Base):
         prepare: Callable[[], None] = functools.partial(os.chdir, str(workdir))
         if self.no_mnt_data is None:
             prepare = functools.partial(mounts.present_workdir, str(workdir), bwrap.WORKDIR, needed)
-        try:
-            session = await self._spawn(argv, workdir, uid, prepare, env)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        done = asyncio.ensure_future(session.proc.wait())
-        done.add_done_callback(lambda _: shutil.rmtree(tmp, ignore_errors=True))
-        session.watchers.append(done)
-        return session
+        return await self._spawn(argv, workdir, uid, prepare, env)
 
 
 class UnavailableSandbox(_Base):
