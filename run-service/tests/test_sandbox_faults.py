@@ -96,21 +96,19 @@ async def test_a_forged_reply_is_not_taken_for_the_cells_answer(tmp_path: Path) 
     assert (second.stdout, third.stdout) == ("second\n", "third\n")  # nothing shifted
 
 
-async def test_code_that_garbles_the_reply_channel_ends_its_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "line",
+    [b"garbage\n", b"[1, 2]\n", b"x" * (17 << 20) + b"\n"],
+    ids=["not JSON", "not an object", "past the line limit"],
+)
+async def test_code_that_garbles_the_reply_channel_ends_its_session(
+    tmp_path: Path, line: bytes
+) -> None:
     pool = SessionPool(RlimitSandbox(dataclasses.replace(LIMITS, warm_pool_size=0)), tmp_path)
     await pool.start()
     try:
-        # The worker answers on a dup of its stdout; a cell can find it and write to it.
-        garble = (
-            "import os\n"
-            "for fd in range(3, 64):\n"
-            "    try:\n"
-            "        if os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:'):\n"
-            "            os.write(fd, b'garbage\\n')\n"
-            "    except OSError:\n"
-            "        pass\n"
-        )
-        broken = await pool.execute("thread_a", "kept = 1\n" + garble)
+        written = "LINE = " + ("b'x' * (17 << 20) + b'\\n'" if len(line) > 100 else repr(line))
+        broken = await pool.execute("thread_a", f"kept = 1\n{written}\n{WRITE_TO_PIPES}")
         after = await pool.execute("thread_a", "print('fresh', 'kept' in globals())")
     finally:
         await pool.close()

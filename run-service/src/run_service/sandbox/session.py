@@ -83,24 +83,19 @@ class Session:
         long, forged, or a reply that a forged one pushed late) ends the session."""
         assert self.proc.stdout is not None
         while True:
-            reply: object
             try:
                 line = await self.proc.stdout.readline()
-                reply = json.loads(line) if line else None
-            except ValueError:  # past the line limit, or not JSON: code wrote to our channel
-                reply = "garbled"
-            if line and not isinstance(reply, dict):
-                # Whatever comes out of the sandbox is untrusted: a broken protocol ends the
-                # session (its next reply could belong to another cell), never the service.
-                await self.kill()
-                raise SessionDied("the sandbox broke its reply protocol")
-            if reply is None:
+            except ValueError:  # past the line limit
+                line = b"-"  # not a reply either
+            if not line:
                 await self.proc.wait()
                 raise SessionDied(f"worker exited with code {self.proc.returncode}")
-            assert isinstance(reply, dict)
-            if reply.get("interrupted_idle"):  # a late interrupt that hit no cell
+            reply = _as_reply(line)
+            if reply is not None and reply.get("interrupted_idle"):  # a late interrupt
                 continue
-            if expect is not None and reply.get("id") != expect:
+            if reply is None or (expect is not None and reply.get("id") != expect):
+                # Whatever comes out of the sandbox is untrusted: a broken protocol ends the
+                # session (its next reply could belong to another cell), never the service.
                 await self.kill()
                 raise SessionDied("the sandbox broke its reply protocol")
             return reply
@@ -207,3 +202,12 @@ class Session:
             await asyncio.wait_for(self.proc.wait(), 1.0)
         except TimeoutError:
             await self.kill()
+
+
+def _as_reply(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on `line`, or None if it is not one."""
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
