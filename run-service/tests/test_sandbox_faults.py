@@ -4,9 +4,10 @@ closed while a run waits for its session. Each ends clearly, and nothing is left
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import dataclasses
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from run_service.sandbox import (
 from run_service.sandbox import mounts as mounts_module
 
 LIMITS = dataclasses.replace(TEST_LIMITS, preload=())
-_PR_SET_DUMPABLE = 4
 
 
 def test_mnt_data_can_be_shown_on_this_machine() -> None:
@@ -167,32 +167,30 @@ def test_mnt_data_is_shown_to_a_service_that_is_not_root() -> None:
     assert not seen.startswith("0 ")
 
 
+AS_ORDINARY_USER = """
+import ctypes, os, sys
+from pathlib import Path
+from run_service.sandbox import mounts
+if os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    # A uid change leaves the process undumpable (/proc/self owned by root), which a service
+    # started as that uid is not.
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+mounts.present_workdir(sys.argv[1], "/mnt/data", [])
+print(os.getuid(), os.getcwd(), repr(Path("given.csv").read_text()), end="")
+"""
+
+
 def _as_ordinary_user(workdir: str) -> tuple[str, int]:
-    """present_workdir in a forked child running as uid 65534: what it saw, its exit code."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        status = 1
-        try:
-            os.close(read)
-            if os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(65534)
-                os.setuid(65534)
-                # A uid change leaves the process undumpable (/proc/self owned by root), which
-                # a service started as that uid is not.
-                ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
-            mounts_module.present_workdir(workdir, "/mnt/data", [])
-            given = Path("given.csv").read_text()
-            seen = f"{os.getuid()} {os.getcwd()} {given!r}"
-            os.write(write, seen.encode())
-            status = 0
-        except BaseException as error:
-            os.write(write, repr(error).encode())
-        finally:
-            os._exit(status)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        seen = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    return seen, os.waitstatus_to_exitcode(status)
+    """present_workdir in a process of its own running as uid 65534 (a fork of pytest's
+    would carry its state): what it saw, its exit code."""
+    done = subprocess.run(
+        [sys.executable, "-c", AS_ORDINARY_USER, workdir],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.stdout or done.stderr, done.returncode

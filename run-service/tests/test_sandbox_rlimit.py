@@ -65,20 +65,26 @@ async def test_runs_as_a_non_root_uid(session: Session) -> None:
     assert int(r.result) >= TEST_LIMITS.uid_base
 
 
+# Processes of this session's uid that started with or after its worker: a uid handed out
+# again may still see the last holder's processes end (a bwrap namespace dies just after bwrap).
+OURS = (
+    "import os\n"
+    "def started(p): return int(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[19])\n"
+    "me = started(os.getpid())\n"
+    "len([p for p in os.listdir('/proc') if p.isdigit() and os.stat(f'/proc/{p}').st_uid"
+    " == os.getuid() and started(p) >= me])"
+)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="a session uid of its own needs root")
 async def test_nothing_a_cell_started_outlives_it(session: Session) -> None:
     code = (
         "import subprocess, time\n"
         "subprocess.Popen(['sleep', '120'], start_new_session=True)\n"
         "time.sleep(0.2)\n"
-        "len([p for p in os.listdir('/proc') if p.isdigit() and os.stat(f'/proc/{p}').st_uid"
-        " == os.getuid()])"
     )
-    started = await session.execute("import os\n" + code)
-    after = await session.execute(
-        "len([p for p in os.listdir('/proc') if p.isdigit() and os.stat(f'/proc/{p}').st_uid"
-        " == os.getuid()])"
-    )
+    started = await session.execute(code + OURS)
+    after = await session.execute(OURS)
 
     assert started.result == "2"  # the worker and the sleep, while the cell ran
     assert after.result == "1"  # the worker alone
