@@ -9,6 +9,7 @@ import pytest
 
 from run_service.sandbox import BubblewrapSandbox, SandboxLimits
 from run_service.sandbox import bwrap as bwrap_module
+from run_service.sandbox.cgroups import NoGroups, session_groups
 
 SECRET = "cie-test-secret-4f1d9a"
 
@@ -44,3 +45,13 @@ def pool_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root: Path = tmp_path_factory.mktemp("sandbox")
     os.chmod(root, 0o711)
     return root
+
+
+def require_session_groups(limits: SandboxLimits = TEST_LIMITS) -> None:
+    """Session cgroups work here. Skip without them, but fail under CI=true: CI's machine
+    (root, cgroup v1) gives them, and the limits they enforce must be proven there."""
+    groups = session_groups(limits)
+    if isinstance(groups, NoGroups):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"session cgroups cannot be had ({groups.reason}) but CI=true needs them")
+        pytest.skip(groups.in_force())

@@ -163,6 +163,9 @@ class _Refusing:
     def warning(self) -> str | None:
         return None
 
+    def release(self) -> None:
+        pass
+
     async def start(self, workdir: Path) -> Session:
         raise RuntimeError("cannot start")
 

@@ -132,6 +132,9 @@ class _Slow:
     def warning(self) -> str | None:
         return None
 
+    def release(self) -> None:
+        self.inner.release()
+
     async def start(self, workdir: Path) -> Session:
         self.starts += 1
         await asyncio.sleep(0.5)

@@ -51,7 +51,7 @@ class Deps:
     pool: SessionPool
     engines: Engines
     clock: Callable[[], datetime] = utc_now
-    run_concurrency: int = 4
+    run_concurrency: int = 16
     run_timeout_s: float = 900.0
     # Which run partitions this replica consumes; alone (the default), all of them.
     leases: PartitionLeases = field(default_factory=InMemoryLeases)

@@ -20,7 +20,9 @@ class RunServiceSettings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     file_service_url: str = "http://127.0.0.1:8001"
     file_service_timeout_s: float = 120.0
-    run_concurrency: int = 4  # runs of different threads at once; one thread runs one at a time
+    # Runs of different threads at once; one thread runs one at a time. Sessions share the CPU
+    # through their cgroups, so a run that spins does not hold back the others' slots.
+    run_concurrency: int = 16
     run_timeout_s: float = 900.0
     shutdown_grace_s: float = 60.0  # on SIGTERM, runs in progress get this long to finish
     rebalance_interval_s: float = 1.0  # how often replicas even out the run partitions
@@ -31,7 +33,11 @@ class RunServiceSettings(BaseSettings):
     sandbox_bwrap: str = ""  # a bwrap to use instead of the packaged one, e.g. /usr/bin/bwrap
     # The defaults are SandboxLimits' own (sandbox/limits.py): written once, there.
     sandbox_exec_timeout_s: float = DEFAULT_LIMITS.exec_timeout_s
+    sandbox_run_code_time_s: float = DEFAULT_LIMITS.run_code_time_s
     sandbox_memory_mb: int = DEFAULT_LIMITS.memory_bytes // MiB
+    sandbox_session_memory_mb: int = DEFAULT_LIMITS.session_memory_bytes // MiB
+    sandbox_cpus: float = DEFAULT_LIMITS.session_cpus
+    sandbox_data_quota_mb: int = DEFAULT_LIMITS.data_quota_bytes // MiB
     sandbox_max_processes: int = DEFAULT_LIMITS.max_processes
     sandbox_max_file_mb: int = DEFAULT_LIMITS.max_file_bytes // MiB
     sandbox_tmp_mb: int = DEFAULT_LIMITS.tmp_bytes // MiB
@@ -47,6 +53,10 @@ class RunServiceSettings(BaseSettings):
         """The per-session limits these settings ask for."""
         return SandboxLimits(
             memory_bytes=self.sandbox_memory_mb * MiB,
+            session_memory_bytes=self.sandbox_session_memory_mb * MiB,
+            session_cpus=self.sandbox_cpus,
+            data_quota_bytes=self.sandbox_data_quota_mb * MiB,
+            run_code_time_s=self.sandbox_run_code_time_s,
             max_processes=self.sandbox_max_processes,
             max_file_bytes=self.sandbox_max_file_mb * MiB,
             tmp_bytes=self.sandbox_tmp_mb * MiB,

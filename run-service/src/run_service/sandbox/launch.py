@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from run_service.sandbox.cgroups import SessionGroup
 from run_service.sandbox.limits import SandboxLimits
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
@@ -91,11 +92,17 @@ def seal_inherited() -> None:
 
 
 def preexec(
-    limits: SandboxLimits, uid: int | None, before: Callable[[], None]
+    limits: SandboxLimits,
+    uid: int | None,
+    before: Callable[[], None],
+    group: SessionGroup | None = None,
 ) -> Callable[[], None]:
-    """Compose the child-side setup: privileged steps, rlimits, then the uid drop."""
+    """Compose the child-side setup: into the session's cgroup (before anything can fork),
+    privileged steps, rlimits, then the uid drop."""
 
     def run() -> None:
+        if group is not None:
+            group.enter()
         before()
         apply_rlimits(limits)
         drop_to(uid)

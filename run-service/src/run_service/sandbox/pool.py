@@ -254,6 +254,7 @@ class SessionPool:
             shutil.rmtree(slot.workdir, ignore_errors=True)
         self._live.clear()
         self._warm.clear()
+        await asyncio.to_thread(self.sandbox.release)
 
 
 def _adopt(slot: Path, target: Path) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
-from run_service.sandbox import bwrap, launch, mounts, mplcache, seccomp
+from run_service.sandbox import bwrap, launch, mounts, mplcache, reaping, seccomp
+from run_service.sandbox.cgroups import NoGroups, SessionGroup, SessionGroups, session_groups
 from run_service.sandbox.limits import SandboxLimits
 from run_service.sandbox.session import Session
 from run_service.sandbox.uids import HostUids, UidsExhausted
@@ -33,6 +34,10 @@ class Sandbox(Protocol):
 
     def warning(self) -> str | None:
         """What every answer whose code ran here must say (None when fully isolated)."""
+        ...
+
+    def release(self) -> None:
+        """Give back what the adapter holds on the host, once its sessions are gone."""
         ...
 
     async def start(self, workdir: Path) -> Session:
@@ -69,9 +74,21 @@ def chown_tree(root: Path, uid: int) -> None:
 class _Base:
     limits: SandboxLimits
 
-    def __init__(self, limits: SandboxLimits | None = None) -> None:
+    def __init__(
+        self, limits: SandboxLimits | None = None, groups: SessionGroups | None = None
+    ) -> None:
         self.limits = limits or SandboxLimits()
         self._uids = HostUids(self.limits.uid_base)
+        self.groups = groups if groups is not None else session_groups(self.limits)
+        reaping.become_subreaper()  # what a session orphans is ours to reap
+
+    def limits_in_force(self) -> str:
+        """The session-wide limits (a cgroup's, or why there is none)."""
+        return self.groups.in_force()
+
+    def release(self) -> None:
+        """Remove this adapter's cgroup parents (its sessions are gone)."""
+        self.groups.release()
 
     @contextlib.contextmanager
     def _claimed_uid(self) -> Iterator[int | None]:
@@ -95,10 +112,13 @@ class _Base:
         pre: Callable[[], None],
         env: dict[str, str],
         pass_fds: tuple[int, ...] = (),
+        monitor: bool = False,
     ) -> Session:
         session: Session | None = None
+        group: SessionGroup | None = None
         try:
             await asyncio.to_thread(_own, workdir, uid)
+            group = await asyncio.to_thread(self._group)
             launch.seal_inherited()
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -108,24 +128,45 @@ class _Base:
                 env=env,
                 pass_fds=pass_fds,
                 start_new_session=True,
-                preexec_fn=launch.preexec(self.limits, uid, pre),
+                preexec_fn=launch.preexec(self.limits, uid, pre, group),
                 limit=16 * 1024 * 1024,
             )
-            session = Session(proc, workdir, self.limits, uid)
+            session = Session(proc, workdir, self.limits, uid, group, monitor)
             await session.wait_ready()
         except BaseException as error:  # cancelled too: nothing half-started stays behind
             if session is not None:
                 await asyncio.shield(session.kill())
+            if group is not None:
+                await asyncio.shield(asyncio.to_thread(group.remove))
             if isinstance(error, subprocess.SubprocessError):  # our preexec_fn failed
                 raise SandboxUnavailable(
                     "the sandbox's process could not be set up here (its private mount "
                     "namespace or uid change was refused)"
                 ) from error
             raise
-        proc_done = asyncio.ensure_future(proc.wait())
-        proc_done.add_done_callback(lambda _: self._uids.give_back(uid))
-        session.watchers.append(proc_done)
+        session.watchers.append(asyncio.ensure_future(self._after_exit(proc, uid, group)))
         return session
+
+    def _group(self) -> SessionGroup | None:
+        try:
+            return self.groups.create()
+        except OSError as error:
+            raise SandboxUnavailable(f"the session's cgroup could not be made: {error}") from error
+
+    async def _after_exit(
+        self, proc: asyncio.subprocess.Process, uid: int | None, group: SessionGroup | None
+    ) -> int:
+        """When the session's process has exited: kill what is left in its group, then give
+        its uid back, so the next holder of the uid never meets a process of this one."""
+        code = await proc.wait()
+        try:
+            if group is not None:
+                await asyncio.shield(asyncio.to_thread(group.remove))
+            if uid is not None:
+                await asyncio.shield(asyncio.to_thread(reaping.reap_orphans, uid))
+        finally:
+            self._uids.give_back(uid)
+        return code
 
 
 class BubblewrapSandbox(_Base):
@@ -144,7 +185,7 @@ class BubblewrapSandbox(_Base):
         if seccomp.seccomp_available():
             parts.append("seccomp")
         parts.append("host-uid:per-session" if os.geteuid() == 0 else "host-uid:service")
-        return "+".join(parts)
+        return "+".join(parts) + f"; {self.limits_in_force()}"
 
     def warning(self) -> str | None:
         """Fully isolated: nothing to warn about."""
@@ -159,7 +200,7 @@ class BubblewrapSandbox(_Base):
             with self._claimed_uid() as uid:
                 argv, prepare = self._command(workdir, uid, worker, cache, fds)
                 # Trap 1: bwrap itself gets an empty environment; the worker the allow-list.
-                return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds))
+                return await self._spawn(argv, workdir, uid, prepare, {}, tuple(fds), monitor=True)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -266,6 +307,7 @@ class RlimitSandbox(_Base):
         """Report what is enforced (much less than bubblewrap)."""
         who = "host-uid:per-session" if os.geteuid() == 0 else "host-uid:service"
         level = f"none: rlimits-only+{who} (NO namespaces, network or filesystem isolation)"
+        level += f"; {self.limits_in_force()}"
         if self.no_mnt_data is not None:
             level += f"; no /mnt/data ({self.no_mnt_data}): files in the working directory"
         return level
@@ -306,7 +348,7 @@ class UnavailableSandbox(_Base):
     attempt (and readiness) says why and how to fix it. No isolation, no code."""
 
     def __init__(self, reason: str, limits: SandboxLimits | None = None) -> None:
-        super().__init__(limits)
+        super().__init__(limits, NoGroups("no code runs here"))
         self.reason = reason
 
     def isolation_level(self) -> str:

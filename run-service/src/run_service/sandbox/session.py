@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from run_service.sandbox import files
-from run_service.sandbox.limits import SandboxLimits
+from run_service.sandbox.cgroups import SessionGroup
+from run_service.sandbox.limits import MiB, SandboxLimits
 
 log = logging.getLogger(__name__)
 _LINE_LIMIT = 16 * 1024 * 1024  # replies carry two capped streams, JSON-escaped
@@ -52,8 +53,13 @@ class Session:
         workdir: Path,
         limits: SandboxLimits,
         uid: int | None,
+        group: SessionGroup | None = None,
+        monitor: bool = False,
     ) -> None:
         self.proc = proc
+        self.group = group  # its cgroup, where the host gives it one
+        # `proc` is bwrap's monitor: it reaps the pid namespace and exits when that ends.
+        self.monitor = monitor
         self.workdir = workdir
         self.limits = limits
         self.uid = uid
@@ -113,6 +119,21 @@ class Session:
                 self.last_used = time.monotonic()
 
     async def _execute(self, code: str, timeout: float) -> ExecResult:
+        oom_kills = self._oom_kills()
+        result = await self._execute_once(code, timeout)
+        if self._oom_kills() > oom_kills:
+            said = (
+                f"A process of this session went over the session's memory limit "
+                f"({self.limits.session_memory_bytes // MiB} MiB for all its processes "
+                "together) and was killed."
+            )
+            result.notice = f"{said} {result.notice}" if result.notice else said
+        return result
+
+    def _oom_kills(self) -> int:
+        return self.group.oom_kills() if self.group is not None else 0
+
+    async def _execute_once(self, code: str, timeout: float) -> ExecResult:
         before = await asyncio.to_thread(files.snapshot, self.workdir)
         started = time.perf_counter()
         # Random: a cell cannot guess it without digging in the worker's memory, and a reply it
@@ -185,6 +206,8 @@ class Session:
 
     async def kill(self) -> None:
         """Kill the sandbox; bwrap's pid namespace takes every descendant with it."""
+        if self.proc.returncode is None and self.monitor and self.group is not None:
+            await self._kill_inside(self.group)
         if self.proc.returncode is None:
             # Both adapters start the launcher as a session leader: the group kill also reaches
             # rlimit-only children that did not setsid themselves.
@@ -193,6 +216,25 @@ class Session:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
         await self.proc.wait()
+        await self._cleaned_up()
+
+    async def _kill_inside(self, group: SessionGroup) -> None:
+        """Kill what runs inside bwrap's monitor, and let the monitor reap it and exit.
+
+        Killed together, the monitor would die first and leave the namespace's init to the
+        host's init, a zombie still counted against the session uid until that one reaps it.
+        """
+        inside = [pid for pid in await asyncio.to_thread(group.pids) if pid != self.proc.pid]
+        for pid in inside:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), 1.0)
+
+    async def _cleaned_up(self) -> None:
+        """Wait for the exit callbacks: its group emptied, its uid and directories given back."""
+        if self.watchers:
+            await asyncio.shield(asyncio.gather(*self.watchers, return_exceptions=True))
 
     async def close(self) -> None:
         """Ask the worker to exit by closing stdin, then make sure it is gone."""
@@ -202,6 +244,7 @@ class Session:
             await asyncio.wait_for(self.proc.wait(), 1.0)
         except TimeoutError:
             await self.kill()
+        await self._cleaned_up()
 
 
 def _as_reply(line: bytes) -> dict[str, Any] | None:

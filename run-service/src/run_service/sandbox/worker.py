@@ -28,7 +28,7 @@ import time
 import tokenize
 import traceback
 import warnings
-from types import CodeType
+from types import CodeType, ModuleType
 from typing import Any
 
 STREAM_CAP = int(os.environ["CIE_STREAM_CAP"])  # SandboxLimits.stream_cap_bytes, via launch.py
@@ -405,7 +405,7 @@ def main() -> None:
             ready.notify()
 
     threading.Thread(target=reader, daemon=True).start()
-    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    ns = _user_main()
     proto.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     counter = 0
     while True:
@@ -428,6 +428,15 @@ def main() -> None:
         except KeyboardInterrupt:
             # An interrupt that lands between cells is harmless; answer so the host is not stuck.
             proto.write(json.dumps({"interrupted_idle": True}) + "\n")
+
+
+def _user_main() -> dict[str, Any]:
+    """The cells' namespace: a fresh module that is `__main__` (as in a notebook), so what a
+    cell defines can be found by name, e.g. pickled to a multiprocessing pool."""
+    module = ModuleType("__main__")
+    module.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = module
+    return module.__dict__
 
 
 if __name__ == "__main__":
