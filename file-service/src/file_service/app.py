@@ -30,6 +30,7 @@ def create_app(deps: Callable[[], AbstractAsyncContextManager[FileServiceDeps]])
                 opened.view,
                 opened.clock,
                 max_upload_bytes=opened.max_upload_bytes,
+                storage_limit_bytes=opened.storage_limit_bytes,
             )
             events = await files.catch_up()
             logger.info("file list caught up over %d file events", events)

@@ -10,7 +10,11 @@ from eventkit.ops.checks import writable_dir_check
 from eventkit.ops.probes import Check
 from eventkit.store import EventStore
 from file_service.blobs import BlobStore
-from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES, FileServiceSettings
+from file_service.settings import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_STORAGE_LIMIT_BYTES,
+    FileServiceSettings,
+)
 from file_service.view import FileView
 
 
@@ -28,6 +32,7 @@ class FileServiceDeps:
     view: FileView
     clock: Callable[[], datetime] = utc_now
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    storage_limit_bytes: int = DEFAULT_STORAGE_LIMIT_BYTES  # total of stored files; 0: none
     checks: Mapping[str, Check] = field(default_factory=dict)  # readiness, beside the store
 
 
@@ -51,6 +56,7 @@ async def real_deps(settings: FileServiceSettings) -> AsyncIterator[FileServiceD
             blobs=blobs,
             view=SqlFileView(engine),
             max_upload_bytes=settings.max_upload_bytes,
+            storage_limit_bytes=settings.storage_limit_bytes,
             checks={"blobs": writable_dir_check(settings.blob_dir)},
         )
     finally:
@@ -59,7 +65,10 @@ async def real_deps(settings: FileServiceSettings) -> AsyncIterator[FileServiceD
 
 @asynccontextmanager
 async def in_memory_deps(
-    *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, clock: Callable[[], datetime] = utc_now
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    storage_limit_bytes: int = DEFAULT_STORAGE_LIMIT_BYTES,
+    clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[FileServiceDeps]:
     """Everything in memory: nothing survives the process (tests, demos)."""
     from eventkit.store_memory import InMemoryEventStore
@@ -72,4 +81,5 @@ async def in_memory_deps(
         view=InMemoryFileView(),
         clock=clock,
         max_upload_bytes=max_upload_bytes,
+        storage_limit_bytes=storage_limit_bytes,
     )

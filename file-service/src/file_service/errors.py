@@ -60,6 +60,20 @@ class FileTooLarge(FileServiceError):
         super().__init__(f"File too large: the limit is {describe_size(limit)} ({limit} bytes)")
 
 
+class StorageLimitReached(FileServiceError):
+    """Keeping the file would take the total size of stored files past the storage limit."""
+
+    status_code = 413
+
+    def __init__(self, limit: int, used: int) -> None:
+        super().__init__(
+            f"Storage limit reached: at most {_mib(limit)} MiB of files may be stored and"
+            f" {_mib(used)} MiB are in use; delete files to free room"
+        )
+        self.limit = limit
+        self.used = used
+
+
 class EmptyFile(FileServiceError):
     """An upload with no bytes."""
 
@@ -114,3 +128,12 @@ def describe_size(size: int) -> str:
             amount = size / factor
             return f"{amount:g} {unit}" if amount == int(amount) else f"{amount:.1f} {unit}"
     return f"{size} bytes"
+
+
+def _mib(size: int) -> str:
+    """`size` in MiB: whole when it is, else to one decimal place (never rounded up to a whole
+    limit: 10239.96 MiB in use shows as 10239.9, not 10240)."""
+    if size % (1 << 20) == 0:
+        return str(size >> 20)
+    tenths = (size * 10) >> 20
+    return f"{tenths // 10}.{tenths % 10}"

@@ -3,12 +3,13 @@
 Chunks arrive in whatever sizes the network gives (often 64 KiB); they are gathered into
 buffers of COALESCE_BYTES so the blob writer makes one worker-thread call (hash + write) per
 MiB, and the content inspector looks at each buffer once. At most a few buffers are alive at
-a time, whatever the file's size. Any failure, the size limit included, aborts the writer,
-which deletes the partial blob.
+a time, whatever the file's size. Each chunk is counted against the file's size limit and, by
+`reserve`, against the storage limit (quota.py) before it is kept. Any failure, either limit
+included, aborts the writer, which deletes the partial blob.
 """
 
 import errno
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from file_service.blobs import BlobInfo, BlobStore
@@ -31,16 +32,19 @@ async def ingest(
     blobs: BlobStore,
     *,
     max_bytes: int,
+    reserve: Callable[[int], None],
     inspector: ContentInspector | None = None,
     allow_empty: bool = False,
 ) -> Ingested:
-    """Store `chunks` as one blob; raises FileTooLarge, EmptyFile or ContentMismatch."""
+    """Store `chunks` as one blob; raises FileTooLarge, EmptyFile or ContentMismatch, or what
+    `reserve` (called with each chunk's size before it is kept) raises: StorageLimitReached."""
     writer = await blobs.begin()
     try:
         buffer = bytearray()
         async for piece in chunks:
             if writer.size + len(buffer) + len(piece) > max_bytes:
                 raise FileTooLarge(max_bytes)
+            reserve(len(piece))
             buffer += piece
             if len(buffer) >= COALESCE_BYTES:
                 if inspector is not None:

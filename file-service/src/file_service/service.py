@@ -17,6 +17,7 @@ from file_service.kinds import MEDIA_TYPES, ContentInspector, guess_media_type, 
 from file_service.multipart import FilePartReader
 from file_service.names import sanitise_filename
 from file_service.profiles import profile_file
+from file_service.quota import StorageQuota
 from file_service.view import FILE_CATEGORY, FileRow, FileView, row_for
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,14 @@ class Files:
         clock: Clock,
         *,
         max_upload_bytes: int,
+        storage_limit_bytes: int,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self._view = view
         self._clock = clock
         self.max_upload_bytes = max_upload_bytes
+        self.quota = StorageQuota(view, storage_limit_bytes)
 
     async def upload(
         self,
@@ -62,22 +65,28 @@ class Files:
         filename = sanitise_filename(await reader.filename())
         extension = upload_kind(filename)  # refuse an unknown type before reading any data
         inspector = ContentInspector(filename, extension)
-        stored = await ingest(
-            reader.data(), self._blobs, max_bytes=self.max_upload_bytes, inspector=inspector
-        )
-        assert stored.facts is not None
-        profile = await profile_file(extension, stored.facts, self._blobs, stored.blob.key)
-        event = FileUploaded(
-            file_id=new_file_id(),
-            filename=filename,
-            size=stored.blob.size,
-            sha256=stored.blob.sha256,
-            media_type=MEDIA_TYPES[extension],
-            blob_key=stored.blob.key,
-            created_at=self._clock(),
-            profile=profile,
-        )
-        return await self._record(event.file_id, event, correlation_id)
+        async with self.quota.reserving() as reservation:
+            stored = await ingest(
+                reader.data(),
+                self._blobs,
+                max_bytes=self.max_upload_bytes,
+                reserve=reservation.take,
+                inspector=inspector,
+            )
+            assert stored.facts is not None
+            profile = await profile_file(extension, stored.facts, self._blobs, stored.blob.key)
+            event = FileUploaded(
+                file_id=new_file_id(),
+                filename=filename,
+                size=stored.blob.size,
+                sha256=stored.blob.sha256,
+                media_type=MEDIA_TYPES[extension],
+                blob_key=stored.blob.key,
+                created_at=self._clock(),
+                profile=profile,
+            )
+            async with self.quota.recording(reservation):
+                return await self._record(event.file_id, event, correlation_id)
 
     async def register_produced(
         self,
@@ -94,19 +103,27 @@ class Files:
         if not RUN_ID_PATTERN.fullmatch(run_id):
             raise BadRequest(f"Malformed run id {run_id!r}: 1-128 letters, digits, '_' or '-'")
         name = sanitise_filename(filename)
-        stored = await ingest(body, self._blobs, max_bytes=self.max_upload_bytes, allow_empty=True)
-        event = FileProduced(
-            file_id=new_file_id(),
-            filename=name,
-            size=stored.blob.size,
-            sha256=stored.blob.sha256,
-            media_type=guess_media_type(name),
-            blob_key=stored.blob.key,
-            created_at=self._clock(),
-            thread_id=thread_id,
-            run_id=run_id,
-        )
-        return await self._record(event.file_id, event, correlation_id)
+        async with self.quota.reserving() as reservation:
+            stored = await ingest(
+                body,
+                self._blobs,
+                max_bytes=self.max_upload_bytes,
+                reserve=reservation.take,
+                allow_empty=True,
+            )
+            event = FileProduced(
+                file_id=new_file_id(),
+                filename=name,
+                size=stored.blob.size,
+                sha256=stored.blob.sha256,
+                media_type=guess_media_type(name),
+                blob_key=stored.blob.key,
+                created_at=self._clock(),
+                thread_id=thread_id,
+                run_id=run_id,
+            )
+            async with self.quota.recording(reservation):
+                return await self._record(event.file_id, event, correlation_id)
 
     async def meta(self, file_id: str) -> FileRow:
         """The file's row; falls back to its event stream if the view lags behind."""

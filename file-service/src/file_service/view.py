@@ -50,6 +50,11 @@ class FileView(Protocol):
         """Files that runs of the thread generated, oldest first."""
         ...
 
+    async def stored_bytes(self) -> int:
+        """The sum of the sizes of the files in the list: what counts against the storage
+        limit (a file taken out of the list no longer does)."""
+        ...
+
     async def dump(self) -> tuple[FileRow, ...]:
         """Every row, sorted by file id: what replay compares."""
         ...

@@ -29,6 +29,9 @@ class InMemoryFileView:
         ]
         return sorted(found, key=lambda row: row.position)
 
+    async def stored_bytes(self) -> int:
+        return sum(row.size for row in self._rows.values())
+
     async def dump(self) -> tuple[FileRow, ...]:
         return tuple(self._rows[key] for key in sorted(self._rows))
 

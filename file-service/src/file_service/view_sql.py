@@ -4,7 +4,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,6 +47,11 @@ class SqlFileView:
         )
         async with self._engine.connect() as conn:
             return [_row(found) for found in await conn.execute(query)]
+
+    async def stored_bytes(self) -> int:
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(select(func.coalesce(func.sum(file_views.c.size), 0)))
+        return int(total or 0)
 
     async def dump(self) -> tuple[FileRow, ...]:
         async with self._engine.connect() as conn:

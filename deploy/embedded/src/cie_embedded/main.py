@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cie_embedded.system import RunsConfig, sqlite_system
 from eventkit.ops.service import observed, serve_http
 from eventkit.process import settle_start_up_objects
+from file_service.settings import DEFAULT_STORAGE_LIMIT_MB
 from gateway.app import create_app
 from gateway.bootstrap import GatewayDeps
 from gateway.settings import GatewaySettings
@@ -28,6 +29,11 @@ class EmbeddedSettings(BaseSettings):
     port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "CIE_PORT"))
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 512 * 1024 * 1024
+    file_storage_limit_mb: int = Field(  # file-service's CIE_FILE_STORAGE_LIMIT_MB; 0: no limit
+        default=DEFAULT_STORAGE_LIMIT_MB,
+        ge=0,
+        validation_alias=AliasChoices("CIE_FILE_STORAGE_LIMIT_MB"),
+    )
     log_level: str = "INFO"
     log_json: bool = True  # JSON lines with correlation ids; false: plain text
 
@@ -56,7 +62,10 @@ def main() -> None:
                 run_timeout_s=run_settings.run_timeout_s,
             )
             async with sqlite_system(
-                data_dir, runs, max_upload_bytes=settings.max_upload_bytes
+                data_dir,
+                runs,
+                max_upload_bytes=settings.max_upload_bytes,
+                storage_limit_bytes=settings.file_storage_limit_mb << 20,
             ) as deps:
                 settle_start_up_objects()
                 yield deps

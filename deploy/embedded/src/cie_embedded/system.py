@@ -16,7 +16,7 @@ from eventkit.store_memory import InMemoryCheckpointStore, InMemoryEventStore
 from eventkit.store_notify import CommitSignals, NotifyingEventStore
 from file_service import bootstrap as file_service
 from file_service.app import create_app as create_file_service_app
-from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES
+from file_service.settings import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_STORAGE_LIMIT_BYTES
 from gateway.bootstrap import GatewayDeps, file_service_http
 from gateway.projections.messages import MessagesView
 from gateway.projections.messages_memory import InMemoryMessagesView
@@ -108,20 +108,26 @@ async def embedded_system(
 
 @asynccontextmanager
 async def in_memory_system(
-    runs: RunsConfig, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    runs: RunsConfig,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    storage_limit_bytes: int = DEFAULT_STORAGE_LIMIT_BYTES,
 ) -> AsyncIterator[GatewayDeps]:
     """Everything in memory but the sandbox's files: nothing survives the process (tests)."""
     store = InMemoryEventStore()
 
     @asynccontextmanager
     async def files() -> AsyncIterator[file_service.FileServiceDeps]:
-        async with file_service.in_memory_deps(max_upload_bytes=max_upload_bytes) as deps:
+        async with file_service.in_memory_deps(
+            max_upload_bytes=max_upload_bytes, storage_limit_bytes=storage_limit_bytes
+        ) as deps:
             # One store for the whole system, as in every other mode.
             yield file_service.FileServiceDeps(
                 store=store,
                 blobs=deps.blobs,
                 view=deps.view,
                 max_upload_bytes=max_upload_bytes,
+                storage_limit_bytes=storage_limit_bytes,
             )
 
     async with embedded_system(
@@ -132,7 +138,11 @@ async def in_memory_system(
 
 @asynccontextmanager
 async def sqlite_system(
-    data_dir: Path, runs: RunsConfig, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    data_dir: Path,
+    runs: RunsConfig,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    storage_limit_bytes: int = DEFAULT_STORAGE_LIMIT_BYTES,
 ) -> AsyncIterator[GatewayDeps]:
     """Events, read models and blobs under `data_dir` (an absolute path): survives restarts."""
     from eventkit.sql import create_engine
@@ -158,6 +168,7 @@ async def sqlite_system(
             blobs=blobs,
             view=SqlFileView(engine),
             max_upload_bytes=max_upload_bytes,
+            storage_limit_bytes=storage_limit_bytes,
         )
 
     try:

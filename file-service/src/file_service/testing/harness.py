@@ -14,6 +14,7 @@ from eventkit.store_memory import InMemoryEventStore
 from file_service.app import create_app
 from file_service.blobs_memory import InMemoryBlobStore
 from file_service.bootstrap import FileServiceDeps
+from file_service.settings import DEFAULT_STORAGE_LIMIT_BYTES
 from file_service.view_memory import InMemoryFileView
 
 BASE_URL = "http://file-service"
@@ -31,18 +32,23 @@ async def serving(deps: FileServiceDeps) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def memory_deps(max_upload_bytes: int) -> FileServiceDeps:
+def memory_deps(
+    max_upload_bytes: int, storage_limit_bytes: int = DEFAULT_STORAGE_LIMIT_BYTES
+) -> FileServiceDeps:
     """Deps entirely in memory."""
     return FileServiceDeps(
         store=InMemoryEventStore(),
         blobs=InMemoryBlobStore(),
         view=InMemoryFileView(),
         max_upload_bytes=max_upload_bytes,
+        storage_limit_bytes=storage_limit_bytes,
     )
 
 
 @asynccontextmanager
-async def sqlite_deps(directory: Path, max_upload_bytes: int) -> AsyncIterator[FileServiceDeps]:
+async def sqlite_deps(
+    directory: Path, max_upload_bytes: int, storage_limit_bytes: int = DEFAULT_STORAGE_LIMIT_BYTES
+) -> AsyncIterator[FileServiceDeps]:
     """Deps over a migrated SQLite file and a LocalBlobStore, both under `directory`."""
     from eventkit.sql import create_engine
     from eventkit.store_sql import sql_event_store
@@ -59,6 +65,7 @@ async def sqlite_deps(directory: Path, max_upload_bytes: int) -> AsyncIterator[F
             blobs=LocalBlobStore(directory / "blobs"),
             view=SqlFileView(engine),
             max_upload_bytes=max_upload_bytes,
+            storage_limit_bytes=storage_limit_bytes,
         )
     finally:
         await engine.dispose()
