@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import PurePosixPath
 
 from run_service.engines import DATA_DIR, AttachedFile
-from run_service.runs.files import FileInfo, FileStore
+from run_service.runs.files import FileInfo, FileStore, FileUnavailable
 from run_service.sandbox import SessionPool
+from run_service.sandbox.limits import MiB
 
 
 class Workspace:
@@ -33,8 +35,20 @@ class Workspace:
         return tuple(attached)
 
     async def _download(self, thread_id: str, info: FileInfo, name: str) -> None:
+        """Write the file into /mnt/data; one that does not fit in the thread's quota there is
+        refused (nothing of it stays)."""
+        room = await asyncio.to_thread(self._pool.room, thread_id)
+        written = 0
         with self._pool.incoming_file(thread_id, name) as out:
             async for chunk in self._files.download(info.file_id):
+                written += len(chunk)
+                if room is not None and written > room:
+                    quota = self._pool.limits.data_quota_bytes // MiB
+                    raise FileUnavailable(
+                        f"{name} does not fit in the thread's /mnt/data, which may hold "
+                        f"{quota} MiB of files ({room // MiB} MiB left); delete files there "
+                        "to make room"
+                    )
                 out.write(chunk)
 
 

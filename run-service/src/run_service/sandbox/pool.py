@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from run_service.sandbox import files
+from run_service.sandbox.quota import DataQuota
 from run_service.sandbox.sandbox import Sandbox, SandboxUnavailable, chown_tree
 from run_service.sandbox.session import ExecResult, Session, SessionDied
 
@@ -90,6 +91,11 @@ class SessionPool:
         uid = session.uid if session is not None else None
         with files.incoming_file(workdir, name, uid) as out:
             yield out
+
+    def room(self, thread_id: str) -> int | None:
+        """Bytes the thread's /mnt/data may still take (None: no quota)."""
+        quota = DataQuota(self.limits, self.workdir(thread_id))
+        return quota.room() if quota.enforced else None
 
     def has_file(self, thread_id: str, name: str) -> bool:
         """Whether /mnt/data of the thread holds a regular file called `name` (itself, never

@@ -44,14 +44,25 @@ def reap_orphans(uid: int, timeout: float = 2.0) -> list[int]:
     return reaped
 
 
+def processes_of(uid: int) -> list[int]:
+    """Every process (zombies too) running as `uid`."""
+    return [pid for pid, _parent in _processes(uid)]
+
+
 def _children_of_ours(uid: int) -> list[int]:
-    me, found = os.getpid(), []
+    me = os.getpid()
+    return [pid for pid, parent in _processes(uid) if parent == me]
+
+
+def _processes(uid: int) -> list[tuple[int, int]]:
+    """(pid, parent pid) of each process whose real uid is `uid`."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
+        with contextlib.suppress(OSError, ValueError, IndexError, KeyError):
             with open(f"/proc/{entry}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
-            if int(fields["PPid"]) == me and int(fields["Uid"].split()[0]) == uid:
-                found.append(int(entry))
+            if int(fields["Uid"].split()[0]) == uid:
+                found.append((int(entry), int(fields["PPid"])))
     return found

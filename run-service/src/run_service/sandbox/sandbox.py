@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
-from run_service.sandbox import bwrap, launch, mounts, mplcache, reaping, seccomp
+from run_service.sandbox import bwrap, launch, mounts, mplcache, quota, reaping, seccomp
 from run_service.sandbox.cgroups import NoGroups, SessionGroup, SessionGroups, session_groups
 from run_service.sandbox.limits import SandboxLimits
 from run_service.sandbox.session import Session
@@ -83,8 +83,8 @@ class _Base:
         reaping.become_subreaper()  # what a session orphans is ours to reap
 
     def limits_in_force(self) -> str:
-        """The session-wide limits (a cgroup's, or why there is none)."""
-        return self.groups.in_force()
+        """The session-wide limits (a cgroup's, or why there is none) and the data quota."""
+        return f"{self.groups.in_force()}; {quota.describe(self.limits)}"
 
     def release(self) -> None:
         """Remove this adapter's cgroup parents (its sessions are gone)."""

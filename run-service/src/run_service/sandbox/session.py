@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from run_service.sandbox import files
+from run_service.sandbox import files, reaping
 from run_service.sandbox.cgroups import SessionGroup
 from run_service.sandbox.limits import MiB, SandboxLimits
+from run_service.sandbox.quota import POLL_S, DataQuota
 
 log = logging.getLogger(__name__)
 _LINE_LIMIT = 16 * 1024 * 1024  # replies carry two capped streams, JSON-escaped
@@ -133,7 +134,46 @@ class Session:
     def _oom_kills(self) -> int:
         return self.group.oom_kills() if self.group is not None else 0
 
+    def _pids(self) -> list[int]:
+        """The session's processes: its group's, else its own uid's (root), else unknown."""
+        if self.group is not None:
+            return self.group.pids()
+        return reaping.processes_of(self.uid) if self.uid is not None else []
+
+    def _limit_writes(self, quota: DataQuota) -> bool:
+        return quota.check(self._pids())
+
+    def _watch_writes(self, quota: DataQuota) -> bool:
+        return quota.watch(self._pids())
+
+    async def _watch_quota(self, quota: DataQuota) -> None:
+        """While the cell runs: lower what its processes may write as /mnt/data fills, or,
+        where their writes cannot be limited, interrupt the cell once it is full."""
+        while True:
+            await asyncio.sleep(POLL_S)
+            full = await asyncio.to_thread(self._watch_writes, quota)
+            if full and not quota.limits_writes:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    self._send("interrupt")
+                return
+
     async def _execute_once(self, code: str, timeout: float) -> ExecResult:
+        quota = DataQuota(self.limits, self.workdir)
+        await asyncio.to_thread(self._limit_writes, quota)
+        watcher = asyncio.ensure_future(self._watch_quota(quota)) if quota.enforced else None
+        try:
+            result = await self._execute_watched(code, timeout)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+        full = await asyncio.to_thread(quota.notice)
+        if full is not None:
+            result.notice = f"{result.notice} {full}" if result.notice else full
+        return result
+
+    async def _execute_watched(self, code: str, timeout: float) -> ExecResult:
         before = await asyncio.to_thread(files.snapshot, self.workdir)
         started = time.perf_counter()
         # Random: a cell cannot guess it without digging in the worker's memory, and a reply it
