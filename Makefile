@@ -78,6 +78,7 @@ bench: sync
 	$(RUN) python tests/benchmarks/bench_chat.py
 	$(RUN) python tests/benchmarks/bench_failover.py
 	$(RUN) python tests/benchmarks/bench_startup.py
+	$(RUN) python tests/benchmarks/bench_contention.py
 
 bench-%: sync
 	$(RUN) python tests/benchmarks/bench_$*.py $(ARGS)
