@@ -7,6 +7,7 @@ cell plotting 1,000 points with the PNG read back. Targets: warm-pool first exec
 <= 150 ms, print(1+1) well under 10 ms, idle RSS <= 120 MB, plot cell <= 300 ms.
 
     make bench-sandbox ARGS='--threads 10 --execs 200'
+    make bench-sandbox ARGS='--session-memory-mb 0 --data-quota-mb 0'   # without the new limits
 """
 
 import argparse
@@ -60,8 +61,12 @@ async def wait_warm(pool: SessionPool, n: int) -> None:
         await asyncio.sleep(0.05)
 
 
-async def main(threads: int, execs: int) -> None:
-    limits = SandboxLimits(warm_pool_size=1)
+async def main(threads: int, execs: int, session_memory_mb: int, data_quota_mb: int) -> None:
+    limits = SandboxLimits(
+        warm_pool_size=1,
+        session_memory_bytes=session_memory_mb * 2**20,
+        data_quota_bytes=data_quota_mb * 2**20,
+    )
     sandbox = default_sandbox(limits)
     print(f"isolation: {sandbox.isolation_level()}")
     root = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
@@ -116,5 +121,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--execs", type=int, default=200)
+    defaults = SandboxLimits()
+    parser.add_argument(
+        "--session-memory-mb",
+        type=int,
+        default=defaults.session_memory_bytes // 2**20,
+        help="0: no session cgroups (to measure what they cost)",
+    )
+    parser.add_argument(
+        "--data-quota-mb",
+        type=int,
+        default=defaults.data_quota_bytes // 2**20,
+        help="0: no /mnt/data quota (to measure what it costs)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.threads, args.execs))
+    asyncio.run(main(args.threads, args.execs, args.session_memory_mb, args.data_quota_mb))
