@@ -1,13 +1,17 @@
 """Profiles shown in a file's metadata, made at upload."""
 
+import asyncio
+import contextlib
 import io
 import json
+import os
 import zipfile
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from file_service.profiles import PROFILE_CHILDREN
 from file_service.testing.samples import pdf_bytes, xlsx_bytes
 
 
@@ -132,3 +136,34 @@ async def test_a_file_that_cannot_be_profiled_is_still_stored(client: httpx.Asyn
     broken_pdf = b"%PDF-1.4\n this is no pdf body at all"
     profile = await profile_of(client, "broken.pdf", broken_pdf)
     assert "error" in profile
+
+
+async def test_spreadsheets_uploaded_at_once_are_profiled_two_at_a_time(
+    client: httpx.AsyncClient,
+) -> None:
+    # Each profiling child may take 768 MiB: six bombs at once must not take six of them.
+    data = xlsx_bytes([["a", "b"]] + [[i, i * 2] for i in range(3000)])
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def count_children() -> None:
+        while not done.is_set():
+            seen.append(_profiling_children())
+            await asyncio.sleep(0.01)
+
+    counter = asyncio.create_task(count_children())
+    profiles = await asyncio.gather(*(profile_of(client, f"sheet{i}.xlsx", data) for i in range(6)))
+    done.set()
+    await counter
+    assert all(profile["row_count"] == 3000 for profile in profiles)
+    assert 0 < max(seen) <= PROFILE_CHILDREN
+
+
+def _profiling_children() -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if b"file_service.profile_child" in cmdline.read():
+                    count += 1
+    return count

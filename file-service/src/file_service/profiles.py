@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -41,6 +42,23 @@ PROFILE_TIMEOUT_S = 10.0
 PROFILE_MEMORY_BYTES = 768 << 20
 """Address space of the child process that profiles a spreadsheet or PDF."""
 
+PROFILE_CHILDREN = 2
+"""Children profiling at once: more uploads of spreadsheets wait their turn (each child may
+take PROFILE_MEMORY_BYTES and a core)."""
+
+_children: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _child_slots() -> asyncio.Semaphore:
+    """The running loop's semaphore for profiling children (one per loop: tests run many)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _children:
+        _children[loop] = asyncio.Semaphore(PROFILE_CHILDREN)
+    return _children[loop]
+
+
 FIRST_LINES = 10
 MAX_OBJECT_KEYS = 50
 
@@ -49,10 +67,16 @@ async def profile_file(
     extension: str, facts: StreamFacts, blobs: BlobStore, key: str
 ) -> dict[str, Any]:
     """The profile of a just-stored file of type `extension`; never raises."""
+    in_child = extension in profiles_office.PROFILERS
     try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(_profile_sync, extension, facts, blobs, key), PROFILE_TIMEOUT_S
-        )
+        async with _child_slots() if in_child else contextlib.nullcontext():
+            # A child is killed at PROFILE_TIMEOUT_S by subprocess.run itself; the margin
+            # lets that happen before the upload answers.
+            margin = 2.0 if in_child else 0.0
+            return await asyncio.wait_for(
+                asyncio.to_thread(_profile_sync, extension, facts, blobs, key),
+                PROFILE_TIMEOUT_S + margin,
+            )
     except TimeoutError:
         return _too_slow()
     except Exception as error:
