@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+from collections.abc import Callable
 from pathlib import Path
 
 from run_service.sandbox.limits import MiB, SandboxLimits
@@ -95,20 +96,20 @@ class DataQuota:
         """Bytes that may still be written."""
         return max(0, self.quota - self.used()) if self.enforced else self.max_file
 
-    def check(self, pids: list[int]) -> bool:
-        """Measure, and set every process's RLIMIT_FSIZE to what is left (at most the
-        per-file limit) where we may. True when the quota is reached."""
+    def check(self, pids: Callable[[], list[int]]) -> bool:
+        """Measure, and set RLIMIT_FSIZE of every process `pids` names to what is left (at
+        most the per-file limit) where we may. True when the quota is reached."""
         if not self.enforced:
             return False
         room = self.room()
         if self.limits_writes:
             limit = min(self.max_file, room)
-            for pid in pids:
+            for pid in pids():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, limit))
         return room == 0
 
-    def watch(self, pids: list[int]) -> bool:
+    def watch(self, pids: Callable[[], list[int]]) -> bool:
         """`check` while the code runs: a quota reached now is said in the answer."""
         full = self.check(pids)
         self.reached = self.reached or full

@@ -141,10 +141,10 @@ class Session:
         return reaping.processes_of(self.uid) if self.uid is not None else []
 
     def _limit_writes(self, quota: DataQuota) -> bool:
-        return quota.check(self._pids())
+        return quota.check(self._pids)
 
     def _watch_writes(self, quota: DataQuota) -> bool:
-        return quota.watch(self._pids())
+        return quota.watch(self._pids)
 
     async def _watch_quota(self, quota: DataQuota) -> None:
         """While the cell runs: lower what its processes may write as /mnt/data fills, or,
@@ -159,8 +159,10 @@ class Session:
 
     async def _execute_once(self, code: str, timeout: float) -> ExecResult:
         quota = DataQuota(self.limits, self.workdir)
-        await asyncio.to_thread(self._limit_writes, quota)
-        watcher = asyncio.ensure_future(self._watch_quota(quota)) if quota.enforced else None
+        watcher = None
+        if quota.enforced:
+            await asyncio.to_thread(self._limit_writes, quota)
+            watcher = asyncio.ensure_future(self._watch_quota(quota))
         try:
             result = await self._execute_watched(code, timeout)
         finally:
