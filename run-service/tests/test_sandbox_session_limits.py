@@ -12,7 +12,7 @@ import pytest
 from sandbox_support import TEST_LIMITS, pool_root, require_bwrap, require_session_groups
 
 from run_service.sandbox import BubblewrapSandbox, SessionPool
-from run_service.sandbox.cgroups import NoGroups, session_groups
+from run_service.sandbox.cgroups import CgroupGroups, NoGroups, session_groups
 from run_service.sandbox.limits import MiB
 
 LIMITS = dataclasses.replace(TEST_LIMITS, session_memory_bytes=300 * MiB, exec_timeout_s=20.0)
@@ -158,3 +158,16 @@ def test_turned_off_by_a_zero_session_memory() -> None:
     groups = session_groups(dataclasses.replace(TEST_LIMITS, session_memory_bytes=0))
     assert isinstance(groups, NoGroups)
     assert "CIE_SANDBOX_SESSION_MEMORY_MB=0" in groups.in_force()
+
+
+def test_groups_a_dead_process_left_are_removed_at_start() -> None:
+    require_session_groups(LIMITS)
+    groups = session_groups(LIMITS)
+    assert isinstance(groups, CgroupGroups)
+    shared = {parent.parent for parent in groups.parents.values()}
+    dead = 2**22 + 7  # above pid_max's default range: no such process
+    left = [directory / f"p{dead}" / "0123456789abcdef" for directory in shared]
+    for directory in left:
+        directory.mkdir(parents=True)
+    session_groups(LIMITS)  # the next start cleans up
+    assert not any(directory.parent.exists() for directory in left)
