@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from runs_support import new_thread, recorded_elsewhere, request_run, types_of, utc_now
 
 from contracts.runs import AssistantMessagePosted, CodeExecuted, RunFailed, RunStarted
+from eventkit.store import AppendResult, NewEvent
 from eventkit.store_memory import InMemoryEventStore
 from run_service.engines.openai_engine import OpenAIEngine
 from run_service.runs.engines import Engines
@@ -235,3 +237,39 @@ async def test_a_thread_whose_code_ran_in_another_session_is_told_its_variables_
     answer = await answer_of(store, thread_id)
     assert "here now" in answer.content
     assert "restarted" in answer.content
+
+
+class _TimedStore(InMemoryEventStore):
+    """Notes when each event type was first appended (wall clock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appended_at: dict[str, float] = {}
+
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], *, expected_version: int | None
+    ) -> AppendResult:
+        result = await super().append(stream_id, events, expected_version=expected_version)
+        for event in events:
+            self.appended_at.setdefault(str(event.data.get("type")), time.time())
+        return result
+
+
+async def test_the_run_is_on_record_as_started_before_its_code_runs(
+    files: InMemoryFileStore, pool: SessionPool
+) -> None:
+    # Issue 12: `run.started` waited in the recorder's buffer while the code ran, so a crash
+    # mid-execution left no trace of the start and the redelivered request ran the user's
+    # code again. The code notes when it began; the store, when the start was appended.
+    store = _TimedStore()
+    processor = RunProcessor(store, pool, files, Engines(), utc_now)
+    thread_id = await new_thread(store)
+    await processor.on_event(await request_run(store, thread_id, "```python\n1\n```"))
+    store.appended_at.clear()  # the thread's session is warm now: the next code starts at once
+    code = "```python\nimport time\nprint(repr(time.time()))\n```"
+    await processor.on_event(await request_run(store, thread_id, code))
+    executed = [
+        e for e in await store.read_stream(thread_id) if e.event_type == "run.code_executed"
+    ]
+    code_began = float(executed[-1].data["stdout"])
+    assert store.appended_at["run.started"] < code_began

@@ -3,6 +3,7 @@
 import os
 import re
 
+import anyio
 import httpx
 
 from tests.api.conftest import SANDBOX_SECRET, SANDBOX_SECRET_VAR
@@ -143,3 +144,15 @@ async def test_a_directory_over_an_attachment_does_not_brick_the_thread(
 
     assert "a,b" in after["message"]
     assert "brick.csv.dir-" in after["message"]  # what the code made is kept, beside it
+
+
+async def test_output_no_store_can_hold_is_kept_visibly(client: httpx.AsyncClient) -> None:
+    # Repro (issue 12): one print("a\x00b") wedged the run, since the store refuses NUL and so
+    # could record neither the execution nor the run's failure. A lone surrogate is the same.
+    with anyio.fail_after(60):
+        answer = await run(client, "print('a\\x00b'); print('c\\udcffd'); 'e\\x00f'")
+    assert "a\u2400b" in answer["message"]
+    assert "c\ufffdd" in answer["message"]
+    assert "'e\\x00f'" in answer["message"]  # a result is its repr
+    after = await run(client, "print('next')", answer["thread_id"])
+    assert "next" in after["message"]

@@ -8,6 +8,7 @@ from uuid import UUID
 from contracts.base import Contract
 from contracts.envelope import Envelope
 from eventkit.ops.trace import current_carrier
+from eventkit.storable import storable
 from eventkit.store import NewEvent, StoredEvent
 
 
@@ -27,8 +28,9 @@ def event_metadata(
 
 
 def new_event(event_id: UUID, payload: Contract, metadata: Mapping[str, Any]) -> NewEvent:
-    """A NewEvent for a contract payload whose `type` field names the event."""
-    data = payload.model_dump(mode="json")
+    """A NewEvent for a contract payload whose `type` field names the event, its text made
+    storable (`storable`: NUL and lone surrogates, from user input or code output)."""
+    data = storable(payload.model_dump(mode="json"))
     return NewEvent(event_id=event_id, event_type=data["type"], data=data, metadata=metadata)
 
 

@@ -9,6 +9,8 @@ from uuid import uuid4
 
 import pytest
 
+from contracts.runs import CodeExecuted
+from eventkit.envelopes import new_event as envelope_event
 from eventkit.store import (
     NO_STREAM,
     CheckpointStore,
@@ -167,6 +169,28 @@ class EventStoreContract:
         typed = NewEvent(uuid4(), "test.ok", {"path": "C:\\u0000 is text, not NUL"})
         await store.append(stream, [typed], expected_version=NO_STREAM)
         assert (await store.read_stream(stream))[0].data == typed.data
+
+    async def test_contract_payloads_with_any_text_are_stored(self, store: EventStore) -> None:
+        # What a user's code prints (NUL, a lone surrogate) reaches the store through
+        # envelopes.new_event, which makes it storable: shown, never refused.
+        executed = CodeExecuted(
+            thread_id="thread_x",
+            run_id="run_x",
+            step=0,
+            code="print('a\\x00b')",
+            stdout="a\x00b\n",
+            stderr="c\udcffd",
+            duration_ms=1.0,
+            files=("n\x00ame.csv",),
+        )
+        stream = new_stream()
+        event = envelope_event(uuid4(), executed, {"k": "v"})
+        await store.append(stream, [event], expected_version=NO_STREAM)
+        (stored,) = await store.read_stream(stream)
+        assert stored.data["stdout"] == "a\u2400b\n"
+        assert stored.data["stderr"] == "c\ufffdd"
+        assert stored.data["files"] == ["n\u2400ame.csv"]
+        assert CodeExecuted.model_validate(stored.data).code == "print('a\\x00b')"
 
     async def test_an_event_id_twice_in_one_batch_is_refused(self, store: EventStore) -> None:
         event = new_event()

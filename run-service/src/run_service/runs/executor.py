@@ -23,6 +23,11 @@ class RecordingExecutor:
         self.executions: list[Execution] = []
 
     async def execute(self, code: str) -> Execution:
+        if not self.executions:
+            # `run.started` is on record before any user code runs: a request redelivered
+            # after a crash mid-execution then fails as interrupted instead of running the
+            # code again.
+            await self._recorder.flush()
         with spanned("execute code") as span:
             execution = await self._inner.execute(code)
             CODE_EXECUTIONS.labels(_outcome(execution)).inc()
