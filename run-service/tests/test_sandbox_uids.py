@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from run_service.sandbox.uids import HostUids, UidsExhausted
+from run_service.settings import RunServiceSettings
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="uids are switched only as root")
 
@@ -85,3 +86,19 @@ def test_two_sandboxes_in_one_process_never_share_a_uid() -> None:
         for uid in taken:
             first._uids.give_back(uid)
             second._uids.give_back(uid)
+
+
+def test_the_uid_range_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIE_SANDBOX_UID_BASE", "400000")
+    limits = RunServiceSettings().sandbox_limits()
+    assert limits.uid_base == 400_000
+    uids = HostUids(limits.uid_base)
+    taken = uids.take()
+    try:
+        assert taken is not None
+        assert 400_000 <= taken < 450_000
+    finally:
+        uids.give_back(taken)
+    monkeypatch.setenv("CIE_SANDBOX_UID_BASE", "0")  # root's own uid range: refused
+    with pytest.raises(ValueError, match="sandbox_uid_base"):
+        RunServiceSettings()

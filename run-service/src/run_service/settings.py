@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from run_service.sandbox import SandboxLimits
@@ -44,6 +45,8 @@ class RunServiceSettings(BaseSettings):
     sandbox_idle_ttl_s: float = DEFAULT_LIMITS.idle_ttl_s
     sandbox_max_sessions: int = DEFAULT_LIMITS.max_sessions
     sandbox_warm_pool: int = DEFAULT_LIMITS.warm_pool_size
+    # First of the host uids sessions get as root (each claimed host-wide, sandbox/uids.py).
+    sandbox_uid_base: int = Field(default=DEFAULT_LIMITS.uid_base, ge=1000, le=2**31 - 60_000)
     log_level: str = "INFO"
     host: str = "127.0.0.1"  # where the operations endpoints listen (0.0.0.0 in containers)
     ops_port: int = 9000  # /healthz, /readyz, /metrics
@@ -64,4 +67,5 @@ class RunServiceSettings(BaseSettings):
             idle_ttl_s=self.sandbox_idle_ttl_s,
             max_sessions=self.sandbox_max_sessions,
             warm_pool_size=self.sandbox_warm_pool,
+            uid_base=self.sandbox_uid_base,
         )
