@@ -1,5 +1,6 @@
 """Sends thread commands to thread-service and turns its replies into results or errors."""
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +32,8 @@ _REFUSALS: dict[str, type[GatewayError]] = {
     "conflict": Conflict,
     "invalid_command": BadRequest,
 }
+
+logger = logging.getLogger(__name__)
 
 
 class ThreadCommands:
@@ -113,7 +116,11 @@ class ThreadCommands:
                 f"thread-service did not answer within {self._timeout:g} s; try again"
             ) from None
         except PublishError as error:
-            raise UpstreamUnavailable(f"thread-service is unavailable: {error}") from None
+            logger.warning("command %s not delivered: %s", command.message_id, error)
+            raise UpstreamUnavailable(
+                "thread-service cannot be reached (the message broker did not take the "
+                "request); nothing was done, try again in a moment"
+            ) from None
         if not reply.ok:
             refusal = _REFUSALS.get(reply.error_code or "", GatewayError)
             raise refusal(reply.detail or f"thread-service refused: {reply.error_code}")

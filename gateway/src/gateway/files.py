@@ -4,6 +4,7 @@ In distributed mode file-service is another host; in the embedded mode it is ser
 socket in the same process. Either way this is the gateway's only way to files.
 """
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ FORWARDED_RESPONSE_HEADERS = (
     "cache-control",
 )
 CHUNK = 1 << 20
+
+logger = logging.getLogger(__name__)
 
 
 class UpstreamError(GatewayError):
@@ -91,7 +94,10 @@ class FileServiceClient:
         except httpx.TimeoutException:
             raise UpstreamTimeout("file-service did not answer in time") from None
         except httpx.TransportError as error:
-            raise UpstreamUnavailable(f"file-service is unavailable: {error!r}") from None
+            logger.warning("file-service not reached for %s %s: %r", method, path, error)
+            raise UpstreamUnavailable(
+                "file-service cannot be reached; try again in a moment"
+            ) from None
 
 
 def response_headers(upstream: httpx.Response) -> dict[str, str]:
