@@ -9,13 +9,19 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from runs_support import new_thread, recorded_elsewhere, request_run, types_of, utc_now
 
-from contracts.runs import AssistantMessagePosted, CodeExecuted, RunFailed, RunStarted
+from contracts.runs import (
+    AssistantMessagePosted,
+    CodeExecuted,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+)
 from eventkit.store import AppendResult, NewEvent
 from eventkit.store_memory import InMemoryEventStore
 from run_service.engines.openai_engine import OpenAIEngine
 from run_service.runs.engines import Engines
 from run_service.runs.files import InMemoryFileStore
-from run_service.runs.processor import ENDED, INTERRUPTED, RunProcessor
+from run_service.runs.processor import ENDED, INTERRUPTED, RunProcessor, answer_message_id
 from run_service.sandbox import SessionPool
 
 PLOT = (
@@ -273,3 +279,54 @@ async def test_the_run_is_on_record_as_started_before_its_code_runs(
     ]
     code_began = float(executed[-1].data["stdout"])
     assert store.appended_at["run.started"] < code_began
+
+
+async def test_a_session_is_fresh_once_the_thread_s_code_ran_elsewhere(
+    store: InMemoryEventStore, processor: RunProcessor
+) -> None:
+    # The session here stays across runs, but not once another replica ran the thread's code
+    # (e.g. while this one had lost its partitions): its variables would be stale.
+    thread_id = await new_thread(store)
+    await processor.on_event(await request_run(store, thread_id, "```python\nv = 1\n```"))
+    kept = await request_run(store, thread_id, "```python\nprint('v' in globals())\n```")
+    await processor.on_event(kept)
+    elsewhere = await request_run(store, thread_id, "```python\nv = 2\n```")
+    run_id = str(elsewhere.payload["run_id"])
+    await recorded_elsewhere(
+        store,
+        elsewhere,
+        (
+            "started",
+            RunStarted(
+                thread_id=thread_id,
+                run_id=run_id,
+                engine="direct",
+                isolation="elsewhere",
+                started_at=utc_now(),
+            ),
+        ),
+        (
+            "code:0",
+            CodeExecuted(thread_id=thread_id, run_id=run_id, step=0, code="v = 2", duration_ms=1.0),
+        ),
+        (
+            "ended",
+            RunCompleted(
+                thread_id=thread_id,
+                run_id=run_id,
+                message_id=answer_message_id(run_id),
+                steps=1,
+                completed_at=utc_now(),
+            ),
+        ),
+    )
+    after = await request_run(store, thread_id, "```python\nprint('v' in globals())\n```")
+    await processor.on_event(after)
+    executed = [
+        CodeExecuted.model_validate(dict(e.data))
+        for e in await store.read_stream(thread_id)
+        if e.event_type == "run.code_executed"
+    ]
+    assert executed[1].stdout == "True\n"  # the same session, the next run
+    assert executed[-1].stdout == "False\n"  # a fresh one after code ran elsewhere
+    assert executed[-1].state_lost

@@ -80,7 +80,25 @@ async def test_closed_sessions_report_lost_state_and_others_keep_theirs(
 async def test_a_thread_marked_lost_is_told_on_its_first_execution_here(
     small_pool: SessionPool,
 ) -> None:
-    small_pool.mark_lost("t-elsewhere")  # its earlier runs ran in another replica's session
+    # Its last code ran in another replica's session.
+    await small_pool.align("t-elsewhere", "run_elsewhere")
     first = await small_pool.execute("t-elsewhere", "1")
     assert first.state_lost
     assert not (await small_pool.execute("t-elsewhere", "2")).state_lost
+
+
+async def test_a_session_is_kept_while_the_thread_s_last_code_ran_in_it(
+    small_pool: SessionPool,
+) -> None:
+    # Issue 12: a database blip lost the partition leases and closed every session; a replica
+    # that takes its partitions back now keeps them, unless code of the thread ran elsewhere.
+    await small_pool.execute("t-blip", "v = 'kept'")
+    small_pool.note_run("t-blip", "run_1")
+    await small_pool.align("t-blip", "run_1")
+    kept = await small_pool.execute("t-blip", "v")
+    assert kept.result == repr("kept")
+    assert not kept.state_lost
+    await small_pool.align("t-blip", "run_2")  # run_2's code ran in another replica
+    stale = await small_pool.execute("t-blip", "'v' in globals()")
+    assert stale.result == "False"
+    assert stale.state_lost

@@ -167,9 +167,12 @@ async def running(deps: Deps) -> AsyncIterator[RunProcessor]:
         # lease is already gone: then another replica may own the threads by now, so stop.
         grace = 0.0 if lost else deps.run_timeout_s
         await deps.events.unsubscribe(RUN_PARTITION_QUEUES[partition].name, grace=grace)
-        # Its threads' sessions would be stale if they came back here: runs elsewhere
-        # change what their variables should be.
-        await deps.pool.close_sessions(lambda thread_id: run_partition(thread_id) == partition)
+        if not lost:
+            # Handed to another replica: its threads' sessions here would only take memory.
+            await deps.pool.close_sessions(lambda thread_id: run_partition(thread_id) == partition)
+        # A lease lost with its connection (a database blip) keeps them: this replica most
+        # likely takes the partition again, and a run of a thread whose code ran elsewhere
+        # meanwhile gets a fresh session then (`SessionPool.align`).
 
     balancer = PartitionBalancer(
         deps.leases,

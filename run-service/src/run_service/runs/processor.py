@@ -145,6 +145,8 @@ class RunProcessor:
         except TimeoutError:
             await self._fail(recorder, f"The run took longer than {self._run_timeout_s:g} s")
             return
+        if executor.executions:
+            self._pool.note_run(request.thread_id, request.run_id)
         warning = self._pool.sandbox.warning() if executor.executions else None
         answer = "\n\n".join(part for part in (warning, outcome.answer, *kept.problems) if part)
         message_id = answer_message_id(request.run_id)
@@ -182,8 +184,9 @@ class RunProcessor:
             attached = await self._workspace.attach(request.thread_id, log.attached_through(record))
         except FileUnavailable as missing:
             raise RunFailure(f"An attached file could not be used: {missing}") from None
-        if log.code_ran:  # a fresh session here after code ran elsewhere: say variables are gone
-            self._pool.mark_lost(request.thread_id)
+        # The session here is kept only if the thread's last code ran in it; else the next
+        # execution is told the variables are gone.
+        await self._pool.align(request.thread_id, log.last_code_run)
         message = ""
         if request.message_id is not None:
             message = log.messages.get(request.message_id, ("user", ""))[1]

@@ -42,6 +42,7 @@ class ThreadLog:
     messages: dict[str, tuple[str, str]] = field(default_factory=dict)
     version: int = -1
     code_ran: bool = False  # some run of the thread executed code (in some session)
+    last_code_run: str | None = None  # the run whose code executed last, wherever it ran
     _by_run: dict[str, RunRecord] = field(default_factory=dict)
 
     def apply(self, events: Sequence[StoredEvent]) -> None:
@@ -65,6 +66,7 @@ class ThreadLog:
                     self._by_run[contract.run_id].ended = True
                 case CodeExecuted():
                     self.code_ran = True
+                    self.last_code_run = contract.run_id
                 case UserMessagePosted():
                     self.messages[contract.message_id] = ("user", contract.content)
                 case AssistantMessagePosted():

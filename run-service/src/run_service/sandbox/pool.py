@@ -40,6 +40,7 @@ class SessionPool:
         self._live: OrderedDict[str, Session] = OrderedDict()  # LRU order, oldest first
         self._warm: list[Session] = []
         self._lost: set[str] = set()  # threads whose session died: tell them on the next run
+        self._last_run: dict[str, str] = {}  # thread -> the run whose code its session ran last
         self._locks: dict[str, asyncio.Lock] = {}
         self._refill: asyncio.Task[None] | None = None
         self._warmed = asyncio.Event()  # set whenever a warm session is added
@@ -135,6 +136,7 @@ class SessionPool:
         await self._evict_for_room()
         session = await self._claim(thread_id)
         self._live[thread_id] = session
+        self._last_run.pop(thread_id, None)  # a new session has run nothing yet
         return session
 
     async def _claim(self, thread_id: str) -> Session:
@@ -216,10 +218,27 @@ class SessionPool:
         session = self._live.get(thread_id)
         return session is not None and session.alive
 
-    def mark_lost(self, thread_id: str) -> None:
-        """Tell the thread's next execution that its variables are gone (its session was
-        elsewhere, e.g. on another replica or before a restart), unless it has one here."""
-        if not self.has_session(thread_id):
+    def note_run(self, thread_id: str, run_id: str) -> None:
+        """Remember that `run_id`'s code ran in the thread's live session (see `align`)."""
+        if self.has_session(thread_id):
+            self._last_run[thread_id] = run_id
+
+    async def align(self, thread_id: str, last_code_run: str | None) -> None:
+        """Before a run: keep the thread's session only if the thread's last code ran in it.
+
+        Code of the thread that ran elsewhere since (another replica, while this one had lost
+        its partitions for a moment) makes the variables here stale: the session is closed
+        and the next execution is told they are gone. So a replica that loses and regains
+        its partitions keeps its sessions unless another one really ran the threads.
+        """
+        session = self._live.get(thread_id)
+        if session is not None and session.alive:
+            if self._last_run.get(thread_id) == last_code_run:
+                return
+            log.info("thread %s ran code elsewhere since; its session here is stale", thread_id)
+            self._live.pop(thread_id)
+            await session.close()
+        if last_code_run is not None:
             self._lost.add(thread_id)
 
     async def close_sessions(self, select: Callable[[str], bool]) -> int:
