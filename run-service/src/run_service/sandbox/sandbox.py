@@ -80,7 +80,10 @@ class _Base:
         self.limits = limits or SandboxLimits()
         self._uids = HostUids(self.limits.uid_base)
         self.groups = groups if groups is not None else session_groups(self.limits)
-        reaping.become_subreaper()  # what a session orphans is ours to reap
+        if os.geteuid() == 0:
+            # What a session orphans is ours to reap, by its uid (sessions have their own only
+            # as root; otherwise orphans stay with the host's init, as they would anyway).
+            reaping.become_subreaper()
 
     def limits_in_force(self) -> str:
         """The session-wide limits (a cgroup's, or why there is none) and the data quota."""
