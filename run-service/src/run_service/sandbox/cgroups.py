@@ -346,12 +346,22 @@ def _our_parents(own: dict[str, Path], proc: Path) -> dict[str, Path]:
 
 def _v2_parents(own: Path, proc: Path) -> dict[str, Path]:
     """cgroup v2: controllers must be enabled down to the parent, and a group with
-    processes cannot hand them to children ("no internal processes"); we enable what we can
-    and let `_try` find out whether sessions can be limited."""
+    processes cannot hand them to children ("no internal processes"). Untested on a real v2
+    host here (CI's machine is v1); `_try` then finds out whether sessions can be limited."""
     shared = own / _PARENT
     shared.mkdir(exist_ok=True)
     wanted = "+memory +cpu +pids"
-    (own / "cgroup.subtree_control").write_text(wanted)
+    try:
+        (own / "cgroup.subtree_control").write_text(wanted)
+    except OSError as error:
+        if error.errno != errno.EBUSY:
+            raise
+        # Our own group holds processes (us), so it cannot hand controllers to children: move
+        # this process into a leaf of its own, as delegated services do, and try again.
+        leaf = own / "cie-service"
+        leaf.mkdir(exist_ok=True)
+        (leaf / "cgroup.procs").write_text(str(os.getpid()))
+        (own / "cgroup.subtree_control").write_text(wanted)
     (shared / "cgroup.subtree_control").write_text(wanted)
     _remove_stale(shared, proc)
     ours = shared / f"p{os.getpid()}"
