@@ -40,7 +40,6 @@ class SessionPool:
         self._live: OrderedDict[str, Session] = OrderedDict()  # LRU order, oldest first
         self._warm: list[Session] = []
         self._lost: set[str] = set()  # threads whose session died: tell them on the next run
-        self._last_run: dict[str, str] = {}  # thread -> the run whose code its session ran last
         self._locks: dict[str, asyncio.Lock] = {}
         self._refill: asyncio.Task[None] | None = None
         self._warmed = asyncio.Event()  # set whenever a warm session is added
@@ -136,7 +135,6 @@ class SessionPool:
         await self._evict_for_room()
         session = await self._claim(thread_id)
         self._live[thread_id] = session
-        self._last_run.pop(thread_id, None)  # a new session has run nothing yet
         return session
 
     async def _claim(self, thread_id: str) -> Session:
@@ -220,8 +218,9 @@ class SessionPool:
 
     def note_run(self, thread_id: str, run_id: str) -> None:
         """Remember that `run_id`'s code ran in the thread's live session (see `align`)."""
-        if self.has_session(thread_id):
-            self._last_run[thread_id] = run_id
+        session = self._live.get(thread_id)
+        if session is not None:
+            session.last_run = run_id
 
     async def align(self, thread_id: str, last_code_run: str | None) -> None:
         """Before a run: keep the thread's session only if the thread's last code ran in it.
@@ -233,7 +232,7 @@ class SessionPool:
         """
         session = self._live.get(thread_id)
         if session is not None and session.alive:
-            if self._last_run.get(thread_id) == last_code_run:
+            if session.last_run == last_code_run:
                 return
             log.info("thread %s ran code elsewhere since; its session here is stale", thread_id)
             self._live.pop(thread_id)

@@ -17,6 +17,8 @@ a filesystem per thread (a loop-mounted image, or project quotas), which hosts r
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import resource
 from collections.abc import Callable
@@ -24,14 +26,18 @@ from pathlib import Path
 
 from run_service.sandbox.limits import MiB, SandboxLimits
 
+log = logging.getLogger(__name__)
+
 POLL_S = 0.1
 _BLOCK = 4096
 _CAP_SYS_RESOURCE = 24
 
 
+@functools.cache
 def can_limit_writes() -> bool:
     """Whether we may set another uid's RLIMIT_FSIZE: root with CAP_SYS_RESOURCE (containers
-    drop it by default). Without it a cell that fills /mnt/data is stopped instead."""
+    drop it by default). Without it a cell that fills /mnt/data is stopped instead. Read once:
+    a process's capabilities do not come back."""
     if os.geteuid() != 0:
         return False
     try:
@@ -105,8 +111,12 @@ class DataQuota:
         if self.limits_writes:
             limit = min(self.max_file, room)
             for pid in pids():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
+                try:
                     resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, limit))
+                except ProcessLookupError:  # it exited meanwhile
+                    continue
+                except PermissionError as error:  # e.g. a security module said no
+                    log.warning("cannot limit the writes of process %d: %s", pid, error)
         return room == 0
 
     def watch(self, pids: Callable[[], list[int]]) -> bool:

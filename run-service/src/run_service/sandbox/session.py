@@ -65,6 +65,7 @@ class Session:
         self.limits = limits
         self.uid = uid
         self.last_used = time.monotonic()
+        self.last_run: str | None = None  # the run whose code ran here last (SessionPool.align)
         self._lock = asyncio.Lock()
         self.watchers: list[asyncio.Future[int]] = []  # exit callbacks (uid release, cleanup)
 
@@ -120,15 +121,30 @@ class Session:
                 self.last_used = time.monotonic()
 
     async def _execute(self, code: str, timeout: float) -> ExecResult:
+        """Run the cell under the /mnt/data quota; the answer says which limit it hit."""
         oom_kills = self._oom_kills()
-        result = await self._execute_once(code, timeout)
+        quota = DataQuota(self.limits, self.workdir)
+        watcher = None
+        if quota.enforced:
+            if quota.limits_writes:
+                await asyncio.to_thread(quota.check, self._pids)
+            watcher = asyncio.ensure_future(self._watch_quota(quota))
+        try:
+            result = await self._run_cell(code, timeout)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+        memory = None
         if self._oom_kills() > oom_kills:
-            said = (
+            memory = (
                 f"A process of this session went over the session's memory limit "
                 f"({self.limits.session_memory_bytes // MiB} MiB for all its processes "
                 "together) and was killed."
             )
-            result.notice = f"{said} {result.notice}" if result.notice else said
+        full = await asyncio.to_thread(quota.notice)
+        result.notice = " ".join(part for part in (memory, result.notice, full) if part) or None
         return result
 
     def _oom_kills(self) -> int:
@@ -140,42 +156,18 @@ class Session:
             return self.group.pids()
         return reaping.processes_of(self.uid) if self.uid is not None else []
 
-    def _limit_writes(self, quota: DataQuota) -> bool:
-        return quota.check(self._pids)
-
-    def _watch_writes(self, quota: DataQuota) -> bool:
-        return quota.watch(self._pids)
-
     async def _watch_quota(self, quota: DataQuota) -> None:
         """While the cell runs: lower what its processes may write as /mnt/data fills, or,
         where their writes cannot be limited, interrupt the cell once it is full."""
         while True:
             await asyncio.sleep(POLL_S)
-            full = await asyncio.to_thread(self._watch_writes, quota)
+            full = await asyncio.to_thread(quota.watch, self._pids)
             if full and not quota.limits_writes:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     self._send("interrupt")
                 return
 
-    async def _execute_once(self, code: str, timeout: float) -> ExecResult:
-        quota = DataQuota(self.limits, self.workdir)
-        watcher = None
-        if quota.enforced:
-            await asyncio.to_thread(self._limit_writes, quota)
-            watcher = asyncio.ensure_future(self._watch_quota(quota))
-        try:
-            result = await self._execute_watched(code, timeout)
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-        full = await asyncio.to_thread(quota.notice)
-        if full is not None:
-            result.notice = f"{result.notice} {full}" if result.notice else full
-        return result
-
-    async def _execute_watched(self, code: str, timeout: float) -> ExecResult:
+    async def _run_cell(self, code: str, timeout: float) -> ExecResult:
         before = await asyncio.to_thread(files.snapshot, self.workdir)
         started = time.perf_counter()
         # Random: a cell cannot guess it without digging in the worker's memory, and a reply it
