@@ -9,24 +9,24 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
-from sandbox_support import TEST_LIMITS, pool_root, require_bwrap, require_session_groups
+from sandbox_support import TEST_LIMITS, bwrap_pool, require_session_groups
 
-from run_service.sandbox import BubblewrapSandbox, SessionPool
-from run_service.sandbox.cgroups import CgroupGroups, NoGroups, session_groups
+from run_service.sandbox import SessionPool
+from run_service.sandbox.cgroups import CgroupGroup, CgroupGroups, NoGroups, session_groups
 from run_service.sandbox.limits import MiB
 
-LIMITS = dataclasses.replace(TEST_LIMITS, session_memory_bytes=300 * MiB, exec_timeout_s=20.0)
+# /tmp and /dev/shm may hold more than the session's memory: the session limit binds first.
+LIMITS = dataclasses.replace(
+    TEST_LIMITS, session_memory_bytes=300 * MiB, tmp_bytes=512 * MiB, exec_timeout_s=20.0
+)
 
 
 @pytest.fixture(scope="module")
 async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SessionPool]:
     """A bubblewrap pool whose sessions may hold 300 MiB together and use one CPU."""
-    require_bwrap()
     require_session_groups(LIMITS)
-    p = SessionPool(BubblewrapSandbox(LIMITS), pool_root(tmp_path_factory))
-    await p.start()
-    yield p
-    await p.close()
+    async with bwrap_pool(LIMITS, tmp_path_factory) as started:
+        yield started
 
 
 FORKED_HOLDERS = """
@@ -57,18 +57,20 @@ async def test_forked_children_share_one_memory_limit(pool: SessionPool) -> None
 
 
 async def test_dev_shm_counts_against_the_session(pool: SessionPool) -> None:
-    # Pages of the session's tmpfs are charged to it too: /dev/shm cannot hold more than
-    # the session may (its own cap is separate and smaller still).
+    # Pages of the session's tmpfs are charged to it too: 400 MiB fit in its 512 MiB
+    # /dev/shm but not in its 300 MiB of memory.
     code = (
         "import os\n"
         "try:\n"
-        "    with open('/dev/shm/x', 'wb') as f:\n"
-        "        for _ in range(400): f.write(b'x' * 2**20)\n"
+        "    for n in range(400):\n"  # files of 1 MiB: under the per-file limit
+        "        with open(f'/dev/shm/x{n}', 'wb') as f: f.write(b'x' * 2**20)\n"
         "    print('wrote all')\n"
         "except OSError as e: print('refused', e.errno)\n"
     )
     result = await pool.execute("t-shm", code)
     assert "wrote all" not in result.stdout
+    assert result.notice is not None
+    assert "over the session's memory limit (300 MiB" in result.notice
 
 
 SPINNERS = """
@@ -109,14 +111,14 @@ async def test_nothing_of_a_session_outlives_it(pool: SessionPool) -> None:
     )
     await pool.execute("t-left", code)
     session = pool._live["t-left"]
-    assert session.group is not None
+    assert isinstance(session.group, CgroupGroup)
     uid = session.uid
     assert len(session.group.pids()) >= 1
     await pool.close_sessions(lambda thread: thread == "t-left")
     assert session.group.pids() == []
     if uid is not None:
         assert _processes_of(uid) == []  # zombies too: the service reaped them
-    assert not _any_exists(getattr(session.group, "dirs", {}).values())
+    assert not _any_exists(session.group.dirs.values())
 
 
 def _any_exists(paths: Iterable[Path]) -> bool:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -121,6 +122,7 @@ class CgroupGroup:
     def __init__(self, dirs: dict[str, Path], knobs: _Knobs) -> None:
         self.dirs = dirs  # controller -> directory ("memory", "cpu", "pids")
         self.knobs = knobs
+        self._removed_with: int | None = None  # oom kills counted when it was removed
 
     def enter(self) -> None:
         """Write our pid into every hierarchy (v2: one write moves us in all controllers)."""
@@ -130,15 +132,13 @@ class CgroupGroup:
 
     def pids(self) -> list[int]:
         """Every process in the group, from the hierarchy that counts them all."""
-        directory = self.dirs.get("pids") or next(iter(self.dirs.values()))
-        try:
-            text = (directory / "cgroup.procs").read_text()
-        except OSError:
-            return []
-        return [int(line) for line in text.split()]
+        return _members(self.dirs.get("pids") or next(iter(self.dirs.values())))
 
     def oom_kills(self) -> int:
-        """The kernel's count, from `memory.oom_control` (v1) or `memory.events` (v2)."""
+        """The kernel's count, from `memory.oom_control` (v1) or `memory.events` (v2); once
+        the group is removed (its session died of it, say), the count it had then."""
+        if self._removed_with is not None:
+            return self._removed_with
         try:
             text = (self.dirs["memory"] / self.knobs.oom_events).read_text()
         except (OSError, KeyError):
@@ -151,17 +151,35 @@ class CgroupGroup:
 
     def remove(self, timeout: float = 5.0) -> bool:
         """SIGKILL every member until none is left, then rmdir each directory."""
-        deadline = time.monotonic() + timeout
-        while pids := self.pids():
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        for directory in dict.fromkeys(self.dirs.values()):
-            _rmdir_patiently(directory, deadline)
-        return True
+        kills = self.oom_kills()
+        removed = _remove_group(self.dirs.values(), timeout)
+        if removed:
+            self._removed_with = kills
+        return removed
+
+
+def _members(directory: Path) -> list[int]:
+    try:
+        return [int(line) for line in (directory / "cgroup.procs").read_text().split()]
+    except OSError:  # gone already
+        return []
+
+
+def _remove_group(directories: Iterable[Path], timeout: float) -> bool:
+    """Kill the members of a group's directories until none is left, then rmdir them.
+    False (and the directories stay) if processes remained after `timeout`."""
+    deadline = time.monotonic() + timeout
+    unique = list(dict.fromkeys(directories))
+    while pids := {pid for directory in unique for pid in _members(directory)}:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    for directory in unique:
+        _rmdir_patiently(directory, deadline)
+    return True
 
 
 def _rmdir_patiently(directory: Path, deadline: float) -> None:
@@ -378,5 +396,5 @@ def _remove_stale(shared: Path, proc: Path) -> None:
                 continue
             for child in entry.iterdir():
                 if child.is_dir():
-                    CgroupGroup({"any": child}, V1).remove(1.0)
+                    _remove_group([child], 1.0)
             _rmdir_patiently(entry, time.monotonic() + 1.0)
