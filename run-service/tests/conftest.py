@@ -6,9 +6,9 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-from sandbox_support import SECRET, TEST_LIMITS, pool_root, require_bwrap
+from sandbox_support import SECRET, TEST_LIMITS, bwrap_pool
 
-from run_service.sandbox import BubblewrapSandbox, SessionPool
+from run_service.sandbox import SessionPool
 
 
 @pytest.fixture
@@ -20,9 +20,6 @@ def secret() -> str:
 @pytest.fixture(scope="module")
 async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SessionPool]:
     """A bubblewrap pool shared by a test module; the service env holds a fake secret."""
-    require_bwrap()
     os.environ["CIE_FAKE_API_KEY"] = SECRET
-    p = SessionPool(BubblewrapSandbox(TEST_LIMITS), pool_root(tmp_path_factory))
-    await p.start()
-    yield p
-    await p.close()
+    async with bwrap_pool(TEST_LIMITS, tmp_path_factory) as started:
+        yield started

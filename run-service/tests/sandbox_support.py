@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from run_service.sandbox import BubblewrapSandbox, SandboxLimits
+from run_service.sandbox import BubblewrapSandbox, SandboxLimits, SessionPool
 from run_service.sandbox import bwrap as bwrap_module
 from run_service.sandbox.cgroups import NoGroups, session_groups
 
@@ -38,6 +40,21 @@ TEST_LIMITS = SandboxLimits(
     max_sessions=8,
     preload=("numpy",),  # keeps restarts fast; a dedicated test covers the full preload
 )
+
+
+@contextlib.asynccontextmanager
+async def bwrap_pool(
+    limits: SandboxLimits, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SessionPool]:
+    """A started bubblewrap pool with `limits` over a fresh directory (skips without bwrap,
+    fails under CI=true), closed at the end."""
+    require_bwrap()
+    pool = SessionPool(BubblewrapSandbox(limits), pool_root(tmp_path_factory))
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def pool_root(tmp_path_factory: pytest.TempPathFactory) -> Path:

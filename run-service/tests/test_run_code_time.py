@@ -9,11 +9,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sandbox_support import TEST_LIMITS, pool_root, require_bwrap
+from sandbox_support import TEST_LIMITS, bwrap_pool
 
 from run_service.engines import NoModelEngine, RunRequest
 from run_service.engines.sandbox_executor import SandboxExecutor
-from run_service.sandbox import BubblewrapSandbox, SessionPool
+from run_service.sandbox import SessionPool
 
 LIMITS = dataclasses.replace(TEST_LIMITS, exec_timeout_s=5.0, run_code_time_s=3.0)
 
@@ -21,11 +21,8 @@ LIMITS = dataclasses.replace(TEST_LIMITS, exec_timeout_s=5.0, run_code_time_s=3.
 @pytest.fixture(scope="module")
 async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SessionPool]:
     """Blocks of at most 5 s, runs of at most 3 s of code."""
-    require_bwrap()
-    p = SessionPool(BubblewrapSandbox(LIMITS), pool_root(tmp_path_factory))
-    await p.start()
-    yield p
-    await p.close()
+    async with bwrap_pool(LIMITS, tmp_path_factory) as started:
+        yield started
 
 
 def _executor(pool: SessionPool) -> SandboxExecutor:

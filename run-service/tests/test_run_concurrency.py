@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from runs_support import new_thread, request_run
@@ -17,6 +18,15 @@ from run_service.runs.files import InMemoryFileStore
 from run_service.sandbox import SessionPool
 
 SLEEP = "```python\nimport time\ntime.sleep(0.8)\nprint('done')\n```"
+
+
+def _deps(
+    store: InMemoryEventStore, bus: InMemoryEventBus, pool: SessionPool, **options: Any
+) -> Deps:
+    """run-service's dependencies, in memory but for the real sandbox pool."""
+    return Deps(
+        store=store, events=bus, files=InMemoryFileStore(), pool=pool, engines=Engines(), **options
+    )
 
 
 async def positions_when_done(
@@ -40,14 +50,7 @@ async def test_runs_of_two_threads_overlap_only_when_concurrency_allows(
     pool: SessionPool, concurrency: int
 ) -> None:
     store, bus = InMemoryEventStore(), InMemoryEventBus()
-    deps = Deps(
-        store=store,
-        events=bus,
-        files=InMemoryFileStore(),
-        pool=pool,
-        engines=Engines(),
-        run_concurrency=concurrency,
-    )
+    deps = _deps(store, bus, pool, run_concurrency=concurrency)
     threads = [await new_thread(store), await new_thread(store)]
     requests = [await request_run(store, thread, SLEEP) for thread in threads]
     try:
@@ -65,15 +68,7 @@ async def test_runs_of_two_threads_overlap_only_when_concurrency_allows(
 async def test_sessions_survive_leases_lost_and_taken_back(pool: SessionPool) -> None:
     # Issue 12: a database blip lost the partition leases and every thread lost its variables.
     store, bus, leases = InMemoryEventStore(), InMemoryEventBus(), InMemoryLeases()
-    deps = Deps(
-        store=store,
-        events=bus,
-        files=InMemoryFileStore(),
-        pool=pool,
-        engines=Engines(),
-        leases=leases,
-        rebalance_interval_s=0.05,
-    )
+    deps = _deps(store, bus, pool, leases=leases, rebalance_interval_s=0.05)
     thread = await new_thread(store)
     try:
         async with running(deps):

@@ -8,11 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sandbox_support import TEST_LIMITS, pool_root, require_bwrap
+from sandbox_support import TEST_LIMITS, bwrap_pool
 
 from run_service.runs.files import FileUnavailable, InMemoryFileStore
 from run_service.runs.workspace import Workspace
-from run_service.sandbox import BubblewrapSandbox, SessionPool
+from run_service.sandbox import SessionPool
 from run_service.sandbox.limits import MiB
 from run_service.sandbox.quota import can_limit_writes, usage
 
@@ -41,11 +41,8 @@ print(written, refused)
 @pytest.fixture(scope="module")
 async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SessionPool]:
     """Threads that may keep 40 MiB in /mnt/data."""
-    require_bwrap()
-    p = SessionPool(BubblewrapSandbox(LIMITS), pool_root(tmp_path_factory))
-    await p.start()
-    yield p
-    await p.close()
+    async with bwrap_pool(LIMITS, tmp_path_factory) as started:
+        yield started
 
 
 def _thread() -> str:
