@@ -21,15 +21,22 @@ def _traceparent() -> tuple[str, str, str]:
 
 
 def _spans_when(
-    collector: Collector, trace_id: str, services: set[str], names: set[str]
+    collector: Collector, trace_id: str, services: set[str], names: set[str], root: str
 ) -> list[CollectedSpan]:
-    """The trace's spans once every service in `services` and every name in `names` is in."""
+    """The trace's spans once every service in `services` and every name in `names` is in,
+    and every span's parent too (or is `root`, the client's): services export in batches, so
+    a parent may arrive after its child. Past the wait, what is there (the tree assertion
+    then says what is missing)."""
     deadline = time.monotonic() + WAIT_S
     while True:
         spans = collector.spans(trace_id)
-        if services <= {s.service for s in spans} and names <= {s.name for s in spans}:
+        complete = services <= {s.service for s in spans} and names <= {s.name for s in spans}
+        ids = {s.span_id for s in spans} | {root}
+        if complete and all(s.parent_span_id in ids for s in spans):
             return spans
         if time.monotonic() > deadline:
+            if complete:
+                return spans
             seen = sorted((s.service, s.name) for s in spans)
             pytest.fail(f"after {WAIT_S} s the trace has only {seen}")
         time.sleep(0.1)
@@ -85,7 +92,7 @@ def test_a_chat_with_code_is_one_trace_across_services(
         "execute code",
     }
     spans = _spans_when(
-        otlp_collector, trace_id, {"gateway", "thread-service", "run-service"}, wanted
+        otlp_collector, trace_id, {"gateway", "thread-service", "run-service"}, wanted, client_span
     )
     assert {s.trace_id for s in spans} == {trace_id}
     _assert_one_tree(spans, client_span)
@@ -143,7 +150,7 @@ def test_an_upload_and_a_chat_on_it_trace_file_service_too(
     assert "6" in response.json()["message"]
 
     uploaded = _spans_when(
-        otlp_collector, upload_trace, {"gateway", "file-service"}, {"POST /api/upload"}
+        otlp_collector, upload_trace, {"gateway", "file-service"}, {"POST /api/upload"}, upload_span
     )
     _assert_one_tree(uploaded, upload_span)
     (files_server,) = [s for s in uploaded if s.service == "file-service" and s.kind == "server"]
@@ -156,6 +163,7 @@ def test_an_upload_and_a_chat_on_it_trace_file_service_too(
         chat_trace,
         {"gateway", "thread-service", "run-service", "file-service"},
         {"POST /api/chat", "handle run.requested", "execute code"},
+        chat_span,
     )
     assert {s.trace_id for s in chat} == {chat_trace}
     _assert_one_tree(chat, chat_span)
