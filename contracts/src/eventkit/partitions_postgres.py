@@ -128,6 +128,11 @@ class PostgresLeases:
             except TimeoutError as error:
                 self._drop()
                 raise LeasesLost(f"PostgreSQL did not answer in {QUERY_TIMEOUT_S:g} s") from error
+            except asyncpg.InternalClientError as error:
+                # The protocol lost track of its state, e.g. when the backend was killed
+                # mid-statement ("cannot switch to state …"): the session is unusable.
+                self._drop()
+                raise LeasesLost(f"PostgreSQL connection broke: {error}") from error
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 if self._connection is not None and not self._connection.is_closed():
                     raise  # a failed statement on a live session: the locks are still held
